@@ -1,0 +1,192 @@
+"""The door-camera daemon: camera -> detect -> align -> embed -> match -> decide -> actuate -> audit.
+
+Fail closed: anything that goes wrong while a frame is processed, or while the door is being
+unlocked, ends in *no unlock* and an ``error`` row in the audit log; the daemon carries on with the
+next frame. Enrollment changes reach a running daemon through the gallery generation in the
+database, polled every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from gatekeeper.actuate import DoorActuator
+from gatekeeper.audit import AuditLog
+from gatekeeper.camera import FrameReader, FrameSource
+from gatekeeper.config import Settings
+from gatekeeper.decide import LOW_QUALITY, Decision, DoorPolicy, Verdict
+from gatekeeper.gallery import GalleryIndex, load_gallery
+from gatekeeper.pipeline import AnalysedFace, FacePipeline
+from gatekeeper.storage.database import gallery_generation
+from gatekeeper.storage.templates import TemplateCodec
+from gatekeeper.thresholds import DecisionThresholds
+from gatekeeper.track import FaceTracker
+
+log = logging.getLogger(__name__)
+REPLAY_FPS = 15.0  # replayed files run on a synthetic clock, so votes and cooldowns are repeatable
+
+
+@dataclass
+class DaemonStats:
+    frames: int = 0
+    faces: int = 0
+    errors: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+
+
+class DoorDaemon:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.codec = codec
+        self.pipeline = pipeline
+        self.thresholds = thresholds
+        self.actuator = actuator
+        self.audit = audit
+        self.policy = DoorPolicy(thresholds, settings.cooldown_s)
+        self.tracker = FaceTracker()
+        self.stats = DaemonStats()
+        self.gallery: GalleryIndex = self._load_gallery()
+        self._checked_at = time.monotonic()
+        self._last_unknown_log = float("-inf")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, source: FrameSource, stop: threading.Event) -> DaemonStats:
+        reader = FrameReader(source, drop_stale=not source.finite, on_event=self._camera_event, backoff_initial_s=self.settings.reconnect_initial_s, backoff_max_s=self.settings.reconnect_max_s)
+        reader.start()
+        try:
+            while not stop.is_set():
+                frame = reader.next_frame(timeout=0.5)
+                if frame is None:
+                    if reader.finished:
+                        break
+                    continue
+                now = self.stats.frames / REPLAY_FPS if source.finite else time.monotonic()
+                self.refresh_gallery()
+                self.process_frame(frame, now)
+        finally:
+            reader.stop()
+            reader.join(timeout=5)
+        return self.stats
+
+    def process_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
+        """Decide on every face in the frame; never raises, never unlocks on an error."""
+        self.stats.frames += 1
+        try:
+            return self._decide_frame(frame, now)
+        except Exception as exc:  # fail closed: whatever broke, the door stays locked
+            self._error(f"frame processing failed: {type(exc).__name__}: {exc}")
+            return [Verdict(Decision.ERROR, None, None, None, str(exc))]
+
+    # -- one frame --------------------------------------------------------------------------
+    def _decide_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
+        faces = self.pipeline.analyse(frame)
+        self.stats.faces += len(faces)
+        tracks = self.tracker.update([f.detection.box for f in faces], now)
+        usable = [f for f in faces if f.usable]
+        matches = dict(zip(map(id, usable), self.gallery.search(np.stack([f.embedding for f in usable]), k=2))) if usable else {}
+        verdicts: list[tuple[Verdict, AnalysedFace]] = []
+        for face, track in zip(faces, tracks):
+            candidates = matches.get(id(face), [])
+            vote = self.policy.frame_vote(candidates) if face.usable else LOW_QUALITY
+            verdict = self.policy.judge(track, vote, candidates, now)
+            if verdict is not None:
+                verdicts.append((verdict, face))
+        verdicts = self._tailgating(verdicts, faces, matches)
+        for verdict, face in verdicts:
+            self._act_and_audit(verdict, face, frame)
+        return [v for v, _ in verdicts]
+
+    def _tailgating(self, verdicts: list[tuple[Verdict, AnalysedFace]], faces: list[AnalysedFace], matches: dict) -> list[tuple[Verdict, AnalysedFace]]:  # type: ignore[type-arg]
+        if self.settings.tailgating != "deny-all-if-unknown":
+            return verdicts
+        stranger = any(f.usable and self.policy.frame_vote(matches.get(id(f), [])) is None for f in faces)
+        if not stranger:
+            return verdicts
+        return [
+            (Verdict(Decision.DENIED_UNKNOWN, v.person_id, v.best, v.second, "tailgating policy: an unknown face is present"), f) if v.decision == Decision.GRANTED else (v, f)
+            for v, f in verdicts
+        ]
+
+    def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray) -> None:
+        if verdict.decision == Decision.DENIED_UNKNOWN and not self._unknown_log_due():
+            return
+        if verdict.decision == Decision.GRANTED:
+            try:
+                self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
+            except Exception as exc:
+                self._error(f"actuator failed for {verdict.person_id}: {exc}", verdict, face)
+                return
+        self.stats.decisions[verdict.decision] = self.stats.decisions.get(verdict.decision, 0) + 1
+        self.audit.record(
+            door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id,
+            best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
+            model_version=self.pipeline.encoder.version, quality=face.quality.as_dict(),
+            snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
+        )
+
+    def _unknown_log_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_unknown_log < self.settings.unknown_log_interval_s:
+            return False
+        self._last_unknown_log = now
+        return True
+
+    def _snapshot(self, face: AnalysedFace, frame: np.ndarray) -> str | None:
+        if not self.settings.snapshots:
+            return None
+        folder = self.settings.snapshot_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
+        return str(path)
+
+    # -- errors, camera, gallery ------------------------------------------------------------
+    def _error(self, message: str, verdict: Verdict | None = None, face: AnalysedFace | None = None) -> None:
+        self.stats.errors += 1
+        log.error("%s: %s", self.settings.door_id, message)
+        try:
+            self.audit.record(
+                door_id=self.settings.door_id, decision=Decision.ERROR, person_id=verdict.person_id if verdict else None,
+                best=verdict.best if verdict else None, second=verdict.second if verdict else None,
+                threshold=self.thresholds.match, margin=self.thresholds.margin, model_version=self.pipeline.encoder.version,
+                quality=face.quality.as_dict() if face else None, detail=message[:1000],
+            )
+        except Exception:  # the audit store itself is down: the log line above is all we can do
+            log.exception("could not write the error to the audit log")
+
+    def _camera_event(self, kind: str, message: str) -> None:
+        log.warning("%s %s: %s", self.settings.door_id, kind, message)
+        try:
+            self.audit.record(door_id=self.settings.door_id, decision=Decision.ERROR, detail=f"{kind}: {message}"[:1000])
+        except Exception:
+            log.exception("could not write the camera event to the audit log")
+
+    def _load_gallery(self) -> GalleryIndex:
+        return load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
+
+    def refresh_gallery(self, force: bool = False) -> None:
+        """Pick up enrollments and removals made by other processes (a cheap generation check)."""
+        if not force and time.monotonic() - self._checked_at < self.settings.gallery_refresh_s:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            with self.sessions() as session:
+                generation = gallery_generation(session)
+            if generation != self.gallery.generation:
+                self.gallery = self._load_gallery()
+                log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
+        except Exception as exc:
+            self._error(f"gallery refresh failed: {exc}")
+
+
+def snapshot_paths(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.jpg")) if folder.is_dir() else []

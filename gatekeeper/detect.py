@@ -1,0 +1,99 @@
+"""Face detection: MTCNN boxes, five landmarks and scores for one RGB image.
+
+facenet-pytorch's MTCNN ships its weights inside the wheel, so detection works with no network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from facenet_pytorch import MTCNN
+
+
+@dataclass(frozen=True)
+class FaceDetection:
+    """One detected face in image pixel coordinates."""
+
+    box: np.ndarray  # (4,) float32: x1, y1, x2, y2
+    landmarks: np.ndarray  # (5, 2) float32: left eye, right eye, nose, mouth left, mouth right
+    score: float
+
+    @property
+    def width(self) -> float:
+        return float(self.box[2] - self.box[0])
+
+    @property
+    def inter_eye_px(self) -> float:
+        return float(np.linalg.norm(self.landmarks[1] - self.landmarks[0]))
+
+    @property
+    def centre(self) -> np.ndarray:
+        return np.array([(self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2])
+
+
+class FaceDetector:
+    """MTCNN wrapper that can detect on a downscaled copy of large frames.
+
+    Detection dominates per-frame cost on a CPU and its cost grows with the pixel count, so large
+    frames are shrunk until their long side is at most ``max_side`` before detection; the boxes and
+    landmarks are scaled back to the original frame, where alignment takes full-resolution pixels.
+    """
+
+    def __init__(
+        self,
+        min_face_px: int = 40,
+        max_side: int = 640,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        device: str = "cpu",
+    ) -> None:
+        self.max_side = max_side
+        self.min_face_px = min_face_px
+        self._mtcnn = MTCNN(
+            keep_all=True,
+            min_face_size=max(12, min_face_px),
+            thresholds=list(thresholds),
+            device=torch.device(device),
+            select_largest=False,
+        )
+
+    def detect(self, image_rgb: np.ndarray) -> list[FaceDetection]:
+        """Return faces in ``image_rgb`` (H, W, 3 uint8), best score first."""
+        scale = self._scale_for(image_rgb)
+        small = image_rgb if scale == 1.0 else _resize(image_rgb, scale)
+        # MTCNN's own minimum face size is in the pixels it sees, so shrink it with the frame.
+        self._mtcnn.min_face_size = max(12, int(self.min_face_px * scale))
+        with torch.inference_mode():
+            boxes, probs, points = self._mtcnn.detect(small, landmarks=True)
+        if boxes is None:
+            return []
+        faces = [
+            FaceDetection(
+                box=(np.asarray(b, dtype=np.float32) / scale),
+                landmarks=(np.asarray(p, dtype=np.float32) / scale),
+                score=float(s),
+            )
+            for b, s, p in zip(boxes, probs, points)
+        ]
+        return sorted(faces, key=lambda f: f.score, reverse=True)
+
+    def _scale_for(self, image_rgb: np.ndarray) -> float:
+        long_side = max(image_rgb.shape[:2])
+        return 1.0 if long_side <= self.max_side else self.max_side / long_side
+
+
+def _resize(image_rgb: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    h, w = image_rgb.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def most_central_face(faces: list[FaceDetection], image_shape: tuple[int, ...]) -> FaceDetection | None:
+    """The confident face nearest the image centre: the subject of a face-centred dataset photo."""
+    if not faces:
+        return None
+    centre = np.array([image_shape[1] / 2, image_shape[0] / 2])
+    return min(faces, key=lambda f: float(np.linalg.norm(f.centre - centre)) - f.width * 0.25)

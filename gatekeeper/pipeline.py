@@ -1,0 +1,79 @@
+"""One code path from pixels to embeddings: detect -> align -> quality -> embed.
+
+Enrollment, the door daemon, `verify` and evaluation all call this, so a face is treated the same
+way wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gatekeeper.align import align_face
+from gatekeeper.config import Settings
+from gatekeeper.detect import FaceDetection, FaceDetector
+from gatekeeper.encoder import FaceEncoder
+from gatekeeper.quality import FaceQuality, QualityGate, assess
+
+
+class FaceError(ValueError):
+    """A photo holds no usable face: names the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass
+class AnalysedFace:
+    detection: FaceDetection
+    crop: np.ndarray  # (112, 112, 3) aligned
+    quality: FaceQuality
+    problems: list[str]
+    embedding: np.ndarray | None = None  # set only for faces that passed the quality gate
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+
+class FacePipeline:
+    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, detector: FaceDetector | None = None) -> None:
+        self.settings = settings
+        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
+        self.detector = detector or FaceDetector(min_face_px=20, max_side=settings.detect_max_side)
+        self.door_gate = QualityGate(settings)
+        self.enroll_gate = QualityGate(settings, settings.min_enroll_inter_eye_px)
+
+    def analyse(self, image_rgb: np.ndarray, gate: QualityGate | None = None) -> list[AnalysedFace]:
+        """Every face in the image, largest first; usable ones carry an embedding."""
+        gate = gate or self.door_gate
+        # Low-confidence detections are mostly not faces (patterns, posters): ignore them outright
+        # rather than report a "low quality face" for every one.
+        confident = [f for f in self.detector.detect(image_rgb) if f.score >= self.settings.min_detection_score]
+        faces = sorted(confident, key=lambda f: f.width, reverse=True)
+        analysed = []
+        for det in faces:
+            crop = align_face(image_rgb, det.landmarks)
+            quality = assess(det, crop)
+            analysed.append(AnalysedFace(det, crop, quality, gate.problems(quality)))
+        usable = [a for a in analysed if a.usable]
+        if usable:
+            for face, emb in zip(usable, self.encoder.embed(np.stack([a.crop for a in usable]))):
+                face.embedding = emb
+        return analysed
+
+    def enrollment_face(self, image_rgb: np.ndarray, path: Path | str) -> AnalysedFace:
+        """The one clear face of an enrollment photo, or a ``FaceError`` saying why not."""
+        faces = self.analyse(image_rgb, self.enroll_gate)
+        if not faces:
+            raise FaceError(path, "no face found")
+        main = faces[0]
+        if len(faces) > 1 and faces[1].detection.width >= self.settings.second_face_ratio * main.detection.width:
+            raise FaceError(path, f"{len(faces)} faces of similar size; enrollment photos must show one person")
+        if main.problems:
+            raise FaceError(path, "; ".join(main.problems))
+        return main

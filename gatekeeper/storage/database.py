@@ -1,0 +1,75 @@
+"""Opening the database: engine, schema migrations (Alembic), sessions, gallery generation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gatekeeper.storage.models import Meta
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+GENERATION_KEY = "gallery_generation"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or migrated."""
+
+
+def open_database(url: str) -> sessionmaker[Session]:
+    """An engine on ``url`` with the schema migrated to the newest revision."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        migrate(engine)
+    except Exception as exc:
+        raise DatabaseError(f"cannot open database {_redact(url)}: {exc}") from exc
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def migrate(engine: Engine) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    # WAL lets the door daemon read while an admin enrolls; foreign keys make deletes cascade;
+    # the busy timeout turns brief writer contention into a wait instead of an error.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def gallery_generation(session: Session) -> int:
+    row = session.get(Meta, GENERATION_KEY)
+    return int(row.value) if row else 0
+
+
+def bump_generation(session: Session) -> int:
+    """Called inside every transaction that changes who is enrolled; the index follows it."""
+    row = session.execute(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update()).scalar_one_or_none()
+    value = (int(row.value) if row else 0) + 1
+    if row is None:
+        session.add(Meta(key=GENERATION_KEY, value=str(value)))
+    else:
+        row.value = str(value)
+    return value

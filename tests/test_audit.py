@@ -1,0 +1,103 @@
+"""The audit log: filters, CSV/JSON round-trips, and a hash chain that names tampered rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from gatekeeper.audit import AuditFilter, AuditLog, summary, to_csv, to_json
+from gatekeeper.storage.database import open_database
+from gatekeeper.storage.models import AuditEvent
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    log = AuditLog(open_database(f"sqlite:///{tmp_path / 'audit.db'}"))
+    rows = [
+        ("front", "granted", "alice", 0), ("front", "denied-unknown", None, 1), ("back", "granted", "bob", 25),
+        ("front", "denied-ambiguous", "alice", 26), ("back", "error", None, 49), ("front", "granted", "alice", 50),
+    ]
+    for door, decision, person, hours in rows:
+        log.record(door_id=door, decision=decision, person_id=person, best=0.81234567 if person else 0.2, second=0.3, threshold=0.6, margin=0.05, model_version="m1", quality={"inter_eye_px": 51.0}, at=T0 + timedelta(hours=hours))
+    return log
+
+
+def test_filters_combine(audit: AuditLog) -> None:
+    assert len(audit.query(AuditFilter())) == 6
+    assert [r.person_id for r in audit.query(AuditFilter(decision="granted"))] == ["alice", "bob", "alice"]
+    assert len(audit.query(AuditFilter(person_id="alice", door_id="front"))) == 3
+    day2 = audit.query(AuditFilter(since=T0 + timedelta(hours=24), until=T0 + timedelta(hours=48)))
+    assert [r.decision for r in day2] == ["granted", "denied-ambiguous"]
+    assert summary(audit.query(AuditFilter()))["per decision"]["granted"] == 3
+
+
+def test_json_and_csv_round_trip(audit: AuditLog) -> None:
+    rows = audit.query(AuditFilter())
+    as_json = json.loads(to_json(rows))
+    as_csv = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert len(as_json) == len(as_csv) == 6
+    for j, c, r in zip(as_json, as_csv, rows):
+        assert j["event_id"] == int(c["event_id"]) == r.event_id
+        assert j["decision"] == c["decision"] == r.decision
+        assert j["row_hash"] == c["row_hash"] == r.row_hash
+        assert datetime.fromisoformat(j["at"].rstrip("Z")) == r.at.replace(tzinfo=None)
+        if r.person_id:
+            assert float(c["best_similarity"]) == pytest.approx(j["best_similarity"]) == pytest.approx(0.812346)
+        assert json.loads(c["quality"]) == j["quality"] == {"inter_eye_px": 51.0}
+
+
+def test_intact_chain_verifies(audit: AuditLog) -> None:
+    assert audit.verify() == []
+
+
+def test_edited_row_is_named(audit: AuditLog) -> None:
+    with audit.sessions.begin() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.event_id == 2).values(decision="granted", person_id="mallory"))
+    assert audit.verify() == ["event 2: content does not match its hash (row edited)"]
+
+
+def test_deleted_row_is_named(audit: AuditLog) -> None:
+    with audit.sessions.begin() as s:
+        s.delete(s.get(AuditEvent, 3))
+    assert audit.verify() == ["event 4: chain broken before this row (a row was deleted, inserted or reordered)"]
+
+
+def test_deleted_last_row_is_noticed(audit: AuditLog) -> None:
+    with audit.sessions.begin() as s:
+        s.delete(s.get(AuditEvent, 6))
+    assert audit.verify() == ["rows after event 5 are missing (log truncated)"]
+
+
+def test_reordered_rows_are_named(audit: AuditLog) -> None:
+    with audit.sessions.begin() as s:  # swap the contents of rows 2 and 3, hashes included
+        a, b = s.get(AuditEvent, 2), s.get(AuditEvent, 3)
+        cols = ["at", "door_id", "decision", "person_id", "best_similarity", "prev_hash", "row_hash"]
+        va, vb = [getattr(a, c) for c in cols], [getattr(b, c) for c in cols]
+        for c, x, y in zip(cols, vb, va):
+            setattr(a, c, x)
+            setattr(b, c, y)
+    problems = audit.verify()
+    assert any(p.startswith("event 2:") for p in problems) and any(p.startswith("event 3:") for p in problems)
+
+
+def test_inserted_row_is_named(audit: AuditLog) -> None:
+    with audit.sessions.begin() as s:
+        forged = AuditEvent(event_id=100, at=T0, door_id="front", decision="granted", person_id="mallory", prev_hash="f" * 64, row_hash="e" * 64)
+        s.add(forged)
+    assert any(p.startswith("event 100:") for p in audit.verify())
+
+
+def test_purge_keeps_the_rest_verifiable(audit: AuditLog) -> None:
+    assert audit.purge(T0 + timedelta(hours=30)) == 4
+    assert [r.event_id for r in audit.query(AuditFilter())] == [5, 6]
+    assert audit.verify() == []
+    audit.record(door_id="front", decision="granted", person_id="bob")
+    assert audit.verify() == []

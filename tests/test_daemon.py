@@ -1,0 +1,213 @@
+"""The door daemon on real faces: grants, denials, replays, camera faults, failing actuators,
+and enrollments that reach a running daemon."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gatekeeper.actuate import ActuatorError, LogOnlyActuator
+from gatekeeper.audit import AuditFilter
+from gatekeeper.camera import open_source
+from gatekeeper.decide import Decision
+from gatekeeper.images import read_rgb
+from tests.conftest import door_frame, lfw_people
+
+
+def _enroll_first_usable(gk, person_id: str, photos: list[Path]) -> Path:  # type: ignore[no-untyped-def]
+    for p in photos:
+        if gk.enrollment.enroll(person_id, person_id, [gk.enrollment.embed_photo(p)]).enrolled:
+            return p
+    raise AssertionError(f"no usable photo for {person_id}")
+
+
+def _visit(daemon, photo: Path, start: float, rng: np.random.Generator, frames: int = 3) -> list:  # type: ignore[no-untyped-def]
+    """One person in front of the door for a few frames; returns the verdicts given."""
+    image = read_rgb(photo)
+    verdicts = []
+    for i in range(frames):
+        verdicts += daemon.process_frame(door_frame(image, rng), start + i * 0.1)
+    return verdicts
+
+
+def test_enrolled_people_are_granted_and_strangers_denied(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    staff = lfw_people(lfw, 20, 3, skip=200)
+    strangers = lfw_people(lfw, 20, 1, skip=2000)
+    enrolled = {name: _enroll_first_usable(gk, name, photos) for name, photos in staff}
+    actuator = LogOnlyActuator()
+    daemon = gk.daemon(actuator)
+    rng = np.random.default_rng(0)
+    right, wrong = 0, []
+    for i, (name, photos) in enumerate(staff):
+        probe = next(p for p in photos if p != enrolled[name])  # another photo than the enrolled one
+        for v in _visit(daemon, probe, start=10.0 * i, rng=rng):
+            if v.decision == Decision.GRANTED:
+                right += v.person_id == name
+                if v.person_id != name:
+                    wrong.append((name, v.person_id))
+    assert not wrong, f"granted to the wrong person: {wrong}"
+    assert right >= 17, f"only {right}/20 enrolled people were let in"
+    strangers_in = []
+    for i, (name, photos) in enumerate(strangers):
+        strangers_in += [(name, v.person_id) for v in _visit(daemon, photos[0], start=1000.0 + 10 * i, rng=rng) if v.decision == Decision.GRANTED]
+    assert not strangers_in, f"strangers let in: {strangers_in}"
+    granted = [r.person_id for r in gk.audit.query(AuditFilter(decision="granted"))]
+    assert granted == [p for _, p in actuator.unlocks]
+    assert len(gk.audit.query(AuditFilter(decision="denied-unknown"))) >= 18
+    assert gk.audit.verify() == []
+
+
+def _write_clip(path: Path, images: list[np.ndarray], rng: np.random.Generator, repeat: int = 4) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (640, 480))
+    for image in images:
+        for _ in range(repeat):
+            writer.write(cv2.cvtColor(door_frame(image, rng), cv2.COLOR_RGB2BGR))
+        for _ in range(25):  # an empty doorway between visitors
+            writer.write(np.full((480, 640, 3), 110, np.uint8))
+    writer.release()
+    return path
+
+
+def test_video_file_replay_through_the_daemon(lfw: Path, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    (name, photos), (stranger, stranger_photos) = lfw_people(lfw, 2, 3, skip=300)
+    enrolled = _enroll_first_usable(gk, name, photos)
+    probe = next(p for p in photos if p != enrolled)
+    rng = np.random.default_rng(3)
+    clip = _write_clip(tmp_path / "door.avi", [read_rgb(probe), read_rgb(stranger_photos[0])], rng)
+    actuator = LogOnlyActuator()
+    stats = gk.daemon(actuator).run(open_source(str(clip)), threading.Event())
+    assert stats.frames == 2 * (4 + 25)
+    assert actuator.unlocks == [("test-door", name)]
+    decisions = [r.decision for r in gk.audit.query(AuditFilter())]
+    assert decisions == ["granted", "denied-unknown"]
+
+
+class FlakySource:
+    """A live camera that drops out after ``drop_after`` frames the first time it is opened,
+    and refuses to open once, before coming back."""
+
+    name = "flaky-camera"
+    finite = False
+
+    def __init__(self, frames: list[np.ndarray], drop_after: int) -> None:
+        self.frames = frames
+        self.drop_after = drop_after
+        self.opens = 0
+        self.served = 0
+        self._left = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens == 2:
+            raise OSError("connection refused")
+        self._left = self.drop_after if self.opens == 1 else 10**9
+
+    def read(self) -> np.ndarray | None:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        frame = self.frames[self.served % len(self.frames)]
+        self.served += 1
+        time.sleep(0.02)
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+def _run_in_thread(daemon, source) -> tuple[threading.Thread, threading.Event]:  # type: ignore[no-untyped-def]
+    stop = threading.Event()
+    thread = threading.Thread(target=daemon.run, args=(source, stop), daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def _wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_camera_that_disconnects_is_reconnected(lfw: Path, make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.reconnect_initial_s = 0.05
+    gk = make_app(settings)
+    name, photos = lfw_people(lfw, 1, 3, skip=400)[0]
+    _enroll_first_usable(gk, name, photos[:1])
+    frames = [door_frame(read_rgb(photos[0]), np.random.default_rng(i)) for i in range(3)]
+    source = FlakySource(frames, drop_after=4)
+    daemon = gk.daemon(LogOnlyActuator())
+    thread, stop = _run_in_thread(daemon, source)
+    try:
+        assert _wait_for(lambda: source.opens >= 3 and daemon.stats.frames >= 8, timeout=60)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    details = [r.detail for r in gk.audit.query(AuditFilter(decision="error"))]
+    assert any(d.startswith("camera-lost") for d in details)
+    assert any("connection refused" in d for d in details)
+
+
+class ExplodingActuator:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def unlock(self, door_id: str, person_id: str) -> None:
+        self.calls += 1
+        raise ActuatorError("relay board not responding")
+
+
+def test_failing_actuator_never_unlocks_and_is_logged(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    name, photos = lfw_people(lfw, 1, 3, skip=500)[0]
+    enrolled = _enroll_first_usable(gk, name, photos)
+    actuator = ExplodingActuator()
+    daemon = gk.daemon(actuator)
+    verdicts = _visit(daemon, enrolled, 0.0, np.random.default_rng(0))
+    assert actuator.calls == 1
+    assert [v.decision for v in verdicts] == [Decision.GRANTED]  # the policy said yes ...
+    rows = gk.audit.query(AuditFilter())
+    assert [r.decision for r in rows] == ["error"]  # ... but the door stayed shut and it is logged
+    assert "relay board not responding" in rows[0].detail and rows[0].person_id == name
+
+
+def test_processing_error_fails_closed(make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    actuator = LogOnlyActuator()
+    daemon = gk.daemon(actuator)
+    verdicts = daemon.process_frame(np.zeros((10,), np.uint8), 0.0)  # not an image at all
+    assert [v.decision for v in verdicts] == [Decision.ERROR]
+    assert actuator.unlocks == []
+    assert gk.audit.query(AuditFilter())[0].decision == "error"
+
+
+def test_person_enrolled_while_daemon_runs_is_granted(lfw: Path, make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.app import App
+
+    settings.cooldown_s = 0.0
+    gk = make_app(settings)
+    (name, photos), (other, other_photos) = lfw_people(lfw, 2, 3, skip=600)
+    _enroll_first_usable(gk, other, other_photos)
+    frames = [door_frame(read_rgb(photos[1]), np.random.default_rng(i)) for i in range(3)]
+    empty = [np.full((480, 640, 3), 110, np.uint8)] * 30  # visits separated by an empty doorway
+    actuator = LogOnlyActuator()
+    daemon = gk.daemon(actuator)
+    thread, stop = _run_in_thread(daemon, FlakySource(frames + empty, drop_after=10**9))
+    try:
+        assert _wait_for(lambda: gk.audit.query(AuditFilter(decision="denied-unknown")), timeout=60)
+        assert actuator.unlocks == []
+        admin = App(settings, encoder=gk.pipeline.encoder)  # another process's view of the same database
+        _enroll_first_usable(admin, name, photos[:1] + photos[2:])
+        assert _wait_for(lambda: (settings.door_id, name) in actuator.unlocks, timeout=60)
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -1,0 +1,139 @@
+"""Enrollment on real LFW faces: one vector per person, removal, rebuilds, bad photos, lookalikes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from gatekeeper.gallery import GalleryIndex
+from gatekeeper.storage.database import gallery_generation
+from gatekeeper.storage.models import Person, Photo
+from tests.conftest import lfw_people
+
+
+def _counts(gk) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    with gk.sessions() as s:
+        return (s.scalar(select(func.count()).select_from(Person)), s.scalar(select(func.count()).select_from(Photo)), gallery_generation(s))
+
+
+def test_several_photos_make_one_vector_and_removal_clears_it(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    (name, photos), (other, other_photos) = lfw_people(lfw, 2, 5, skip=10)
+    res = gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(p) for p in photos[:4]])
+    assert res.enrolled, res.reason
+    gk.enrollment.enroll(other, other, [gk.enrollment.embed_photo(other_photos[0])])
+    gallery = gk.gallery()
+    assert len(gallery) == 2  # four photos, one vector
+    with gk.sessions() as s:
+        person = s.get(Person, name)
+        per_photo = np.stack([gk.codec.decode(p.embedding) for p in person.photos])
+        stored = gk.codec.decode(person.template)
+    assert len(per_photo) == sum(r.ok for r in res.photos)
+    mean = per_photo.mean(axis=0)
+    np.testing.assert_allclose(stored, mean / np.linalg.norm(mean), atol=1e-6)
+    # A fifth photo of the same person is closest to their single vector.
+    probe = gk.enrollment.embed_photo(photos[4]).embedding
+    assert gallery.search(probe[None], k=1)[0][0].person_id == name
+
+    assert gk.enrollment.remove(name)
+    assert _counts(gk)[:2] == (1, 1)
+    assert [c.person_id for c in gk.gallery().search(probe[None], k=5)[0]] == [other]
+    assert not gk.enrollment.remove(name)
+
+
+def test_deleted_index_is_rebuilt_identically(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    for name, photos in lfw_people(lfw, 4, 2, skip=30):
+        assert gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[0])]).enrolled
+    before = gk.gallery()
+    probes = np.random.default_rng(0).normal(size=(6, before.index.d)).astype(np.float32)
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    gk.settings.index_path.unlink()
+    after = gk.gallery()
+    assert gk.settings.index_path.is_file()
+    assert after.people == before.people and after.generation == before.generation
+    for a, b in zip(before.search(probes, k=4), after.search(probes, k=4)):
+        assert [(c.person_id, round(c.similarity, 6)) for c in a] == [(c.person_id, round(c.similarity, 6)) for c in b]
+    # A corrupt or stale index file is rebuilt too, never trusted.
+    gk.settings.index_path.write_bytes(b"garbage")
+    assert GalleryIndex.load(gk.settings.index_path) is None
+    assert gk.gallery().people == before.people
+
+
+def test_bad_photos_are_reported_and_change_nothing(lfw: Path, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    (name, photos), (other, other_photos) = lfw_people(lfw, 2, 2, skip=50)
+    assert gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[0])]).enrolled
+    before = _counts(gk)
+    index_bytes = gk.settings.index_path.read_bytes()
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.jpg").write_bytes(b"")
+    (bad / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    cv2.imwrite(str(bad / "wall.png"), np.full((300, 300, 3), 128, np.uint8))
+    a, b = cv2.imread(str(photos[1])), cv2.imread(str(other_photos[0]))
+    cv2.imwrite(str(bad / "two-people.jpg"), np.concatenate([a, b], axis=1))
+    results = {p.name: gk.enrollment.embed_photo(p) for p in sorted(bad.iterdir())}
+    assert "empty file" in results["empty.jpg"].reason
+    assert "not an image" in results["garbage.jpg"].reason or "corrupt" in results["garbage.jpg"].reason
+    assert results["wall.png"].reason == "no face found"
+    assert "2 faces" in results["two-people.jpg"].reason
+    assert all(str(bad) in r.path for r in results.values())
+
+    outcome = gk.enrollment.enroll("newcomer", "Newcomer", list(results.values()))
+    assert not outcome.enrolled and outcome.reason == "no usable photo"
+    assert _counts(gk) == before
+    assert gk.settings.index_path.read_bytes() == index_bytes
+
+
+def test_a_lookalike_of_an_enrolled_person_is_refused_unless_forced(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    name, photos = lfw_people(lfw, 1, 4, skip=60)[0]
+    assert gk.enrollment.enroll("first-id", name, [gk.enrollment.embed_photo(photos[0])]).enrolled
+    again = [gk.enrollment.embed_photo(p) for p in photos[1:3]]
+    refused = gk.enrollment.enroll("second-id", name, again)
+    assert not refused.enrolled and "first-id" in refused.reason
+    assert _counts(gk)[0] == 1
+    assert gk.enrollment.enroll("second-id", name, again, force=True).enrolled
+
+
+def test_extend_keeps_old_photos_and_replace_drops_them(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    name, photos = lfw_people(lfw, 1, 4, skip=70)[0]
+    gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[0])])
+    gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[1])], extend=True)
+    assert _counts(gk)[:2] == (1, 2)
+    gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[2])])
+    assert _counts(gk)[:2] == (1, 1)
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(settings.data_dir))
+    return settings
+
+
+def test_enroll_command_reports_per_file_errors(lfw: Path, tmp_path: Path, cli_env) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from gatekeeper.cli import app
+
+    name, photos = lfw_people(lfw, 1, 2, skip=80)[0]
+    folder = tmp_path / "enroll"
+    (folder / "emp-001").mkdir(parents=True)
+    (folder / "emp-001" / "a.jpg").write_bytes(photos[0].read_bytes())
+    (folder / "emp-001" / "broken.jpg").write_bytes(b"")
+    (folder / "emp-002").mkdir()
+    (folder / "emp-002" / "blank.png").write_bytes(cv2.imencode(".png", np.zeros((200, 200, 3), np.uint8))[1].tobytes())
+    (folder / "people.csv").write_text(f"person_id,name\nemp-001,{name}\n")
+    result = CliRunner().invoke(app, ["enroll", str(folder), "--manifest", str(folder / "people.csv")])
+    assert result.exit_code == 1, result.output
+    assert "broken.jpg" in result.output and "empty file" in result.output
+    assert "no usable photo" in result.output and "no face found" in result.output
+    listing = CliRunner().invoke(app, ["people", "list"])
+    assert "emp-001" in listing.output and name in listing.output and "emp-002" not in listing.output
