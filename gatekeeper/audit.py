@@ -36,9 +36,14 @@ class AuditFilter:
     limit: int | None = None
 
 
+def _utc(at: datetime) -> datetime:
+    """Aware UTC for storing and filtering; a naive time is taken to be UTC already."""
+    return at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
 def _utc_naive(at: datetime) -> datetime:
-    """Databases differ in keeping time zones; hash and store UTC without one."""
-    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo else at
+    """SQLite gives times back without a zone, PostgreSQL with one: hash the same text for both."""
+    return _utc(at).replace(tzinfo=None)
 
 
 def _round(v: float | None) -> float | None:
@@ -74,7 +79,7 @@ class AuditLog:
             head = session.execute(select(Meta).where(Meta.key == HEAD_KEY).with_for_update()).scalar_one_or_none()
             prev = head.value if head else self._anchor(session)
             row = AuditEvent(
-                at=_utc_naive(at or datetime.now(timezone.utc)), door_id=door_id, decision=decision, person_id=person_id,
+                at=_utc(at or datetime.now(timezone.utc)), door_id=door_id, decision=decision, person_id=person_id,
                 best_similarity=_round(best), second_similarity=_round(second), threshold=_round(threshold), margin=_round(margin),
                 model_version=model_version, quality=quality, snapshot=snapshot, detail=detail, prev_hash=prev, row_hash="",
             )
@@ -90,9 +95,9 @@ class AuditLog:
     def query(self, f: AuditFilter) -> list[AuditEvent]:
         stmt = select(AuditEvent).order_by(AuditEvent.event_id)
         if f.since:
-            stmt = stmt.where(AuditEvent.at >= _utc_naive(f.since))
+            stmt = stmt.where(AuditEvent.at >= _utc(f.since))
         if f.until:
-            stmt = stmt.where(AuditEvent.at < _utc_naive(f.until))
+            stmt = stmt.where(AuditEvent.at < _utc(f.until))
         for column, value in ((AuditEvent.person_id, f.person_id), (AuditEvent.decision, f.decision), (AuditEvent.door_id, f.door_id)):
             if value:
                 stmt = stmt.where(column == value)
@@ -121,7 +126,7 @@ class AuditLog:
     def purge(self, older_than: datetime) -> int:
         """Delete rows older than the cut-off; the last deleted hash anchors what remains."""
         with self.sessions.begin() as session:
-            old = session.execute(select(AuditEvent).where(AuditEvent.at < _utc_naive(older_than)).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
+            old = session.execute(select(AuditEvent).where(AuditEvent.at < _utc(older_than)).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
             if old is None:
                 return 0
             # Purge a contiguous prefix by id, so the chain stays one unbroken run.

@@ -25,7 +25,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(config_app, name="config")
 # Audit tables are wide: when piped (no terminal to measure), don't squeeze them into 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error line names a path: never wrap it
 
 
 def _app():  # type: ignore[no-untyped-def]

@@ -60,9 +60,13 @@ def make_app(settings: Settings, encoder, detector):  # type: ignore[no-untyped-
 
 
 def lfw_people(root: Path, count: int, min_photos: int, skip: int = 0) -> list[tuple[str, list[Path]]]:
-    """The first ``count`` LFW people (name order) with at least ``min_photos`` photos."""
+    """LFW people (name order) with at least ``min_photos`` photos, taken only from View-2 folds
+    1-5: the shipped encoder (cross-validation model A) never trained on them."""
+    from gatekeeper.training.lfw import read_pairs
+
+    unseen = read_pairs(root / "pairs.txt").identities_in_folds({0, 1, 2, 3, 4})
     people = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder in sorted(root / name for name in unseen):
         photos = sorted(folder.glob("*.jpg"))
         if len(photos) >= min_photos:
             people.append((folder.name, photos))
@@ -79,3 +83,29 @@ def door_frame(photo_rgb: np.ndarray, rng: np.random.Generator, size: int = 400)
     x, y = (640 - size) // 2 + int(rng.integers(-15, 16)), (480 - size) // 2 + int(rng.integers(-5, 6))
     frame[y : y + size, x : x + size] = person
     return frame
+
+
+POSTGRES_ENV = "GATEKEEPER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh, empty database: SQLite in a temp folder, and PostgreSQL where `.ci/run` started one."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gatekeeper.db'}"
+        return
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"no PostgreSQL server: {POSTGRES_ENV} is unset (.ci/run starts one on loopback)")
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"gk_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -19,8 +19,8 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def audit(tmp_path: Path) -> AuditLog:
-    log = AuditLog(open_database(f"sqlite:///{tmp_path / 'audit.db'}"))
+def audit(db_url: str) -> AuditLog:
+    log = AuditLog(open_database(db_url))
     rows = [
         ("front", "granted", "alice", 0), ("front", "denied-unknown", None, 1), ("back", "granted", "bob", 25),
         ("front", "denied-ambiguous", "alice", 26), ("back", "error", None, 49), ("front", "granted", "alice", 50),

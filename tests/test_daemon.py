@@ -3,6 +3,9 @@ and enrollments that reach a running daemon."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -168,7 +171,7 @@ class ExplodingActuator:
 
 def test_failing_actuator_never_unlocks_and_is_logged(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
     gk = make_app()
-    name, photos = lfw_people(lfw, 1, 3, skip=500)[0]
+    name, photos = lfw_people(lfw, 1, 3, skip=250)[0]
     enrolled = _enroll_first_usable(gk, name, photos)
     actuator = ExplodingActuator()
     daemon = gk.daemon(actuator)
@@ -190,12 +193,12 @@ def test_processing_error_fails_closed(make_app) -> None:  # type: ignore[no-unt
     assert gk.audit.query(AuditFilter())[0].decision == "error"
 
 
-def test_person_enrolled_while_daemon_runs_is_granted(lfw: Path, make_app, settings) -> None:  # type: ignore[no-untyped-def]
-    from gatekeeper.app import App
-
+def test_person_enrolled_while_daemon_runs_is_granted(lfw: Path, make_app, settings, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The admin enrolls from another process (the CLI) while the door runs: SQLite and PostgreSQL."""
     settings.cooldown_s = 0.0
+    settings.database_url = db_url
     gk = make_app(settings)
-    (name, photos), (other, other_photos) = lfw_people(lfw, 2, 3, skip=600)
+    (name, photos), (other, other_photos) = lfw_people(lfw, 2, 3, skip=350)
     _enroll_first_usable(gk, other, other_photos)
     frames = [door_frame(read_rgb(photos[1]), np.random.default_rng(i)) for i in range(3)]
     empty = [np.full((480, 640, 3), 110, np.uint8)] * 30  # visits separated by an empty doorway
@@ -205,8 +208,10 @@ def test_person_enrolled_while_daemon_runs_is_granted(lfw: Path, make_app, setti
     try:
         assert _wait_for(lambda: gk.audit.query(AuditFilter(decision="denied-unknown")), timeout=60)
         assert actuator.unlocks == []
-        admin = App(settings, encoder=gk.pipeline.encoder)  # another process's view of the same database
-        _enroll_first_usable(admin, name, photos[:1] + photos[2:])
+        env = {**os.environ, "GATEKEEPER_DATABASE_URL": db_url, "GATEKEEPER_DATA_DIR": str(tmp_path / "admin")}
+        photo_args = [arg for p in photos[:1] + photos[2:] for arg in ("--photo", str(p))]
+        done = subprocess.run([sys.executable, "-m", "gatekeeper", "enroll", *photo_args, "--id", name], env=env, capture_output=True, text=True, timeout=120)
+        assert "enrolled" in done.stdout, done.stdout + done.stderr
         assert _wait_for(lambda: (settings.door_id, name) in actuator.unlocks, timeout=60)
     finally:
         stop.set()

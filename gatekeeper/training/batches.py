@@ -43,7 +43,23 @@ def assemble_pool(caches: dict[str, CachedFaces], excluded_identities: dict[str,
         crops.append(cache.crops[keep])
         identity.append(ids)
         teacher.append(cache.teacher[keep])
-    return TrainingPool(np.concatenate(crops), np.concatenate(identity), np.concatenate(teacher))
+    return TrainingPool(np.concatenate(crops), np.concatenate(identity), centred(np.concatenate(teacher)))
+
+
+def centred(teacher: np.ndarray) -> np.ndarray:
+    """Teacher vectors minus their mean.
+
+    dlib's descriptors share a large common component: normalised as they are, every face lies in
+    a narrow cone (cosine ~0.9 between strangers). Distances are what dlib's model was trained on,
+    and centring keeps them while spreading the directions over the sphere, which is the geometry a
+    cosine threshold and a triplet margin expect.
+    """
+    ok = np.isfinite(teacher).all(axis=1)
+    if not ok.any():
+        return teacher
+    out = teacher.copy()
+    out[ok] -= teacher[ok].mean(axis=0)
+    return out
 
 
 class PKBatches:

@@ -37,6 +37,7 @@ def train_run(
     k: int = 4,
     u: int = 64,
     lr: float = 3e-3,
+    width: Annotated[int, typer.Option(help="network width (channels of the first stage)")] = 48,
     threads: int = 2,
     resume: bool = False,
     runs: Path = Path("runs"),
@@ -50,7 +51,7 @@ def train_run(
     held = make_holdout(holdout, lfw_pairs(), caches["celeba"])
     pool = assemble_pool(caches, held.exclusions())
     console.print(f"training on {len(pool.crops)} faces, {len(pool.by_identity)} identities with 2+ photos, {len(pool.with_teacher)} with teacher; holdout {holdout}")
-    cfg = TrainConfig(run_dir=runs / name, epochs=epochs, steps_per_epoch=steps, p=p, k=k, u=u, lr=lr, loss=loss, miner=miner, distill=distill, threads=threads, notes={"holdout": holdout, "lfw_folds_held_out": sorted(held.lfw_folds)})
+    cfg = TrainConfig(run_dir=runs / name, epochs=epochs, steps_per_epoch=steps, p=p, k=k, u=u, lr=lr, width=width, loss=loss, miner=miner, distill=distill, threads=threads, notes={"holdout": holdout, "lfw_folds_held_out": sorted(held.lfw_folds)})
     net = train(cfg, pool, resume=resume, probe=probe_set(caches["lfw"], held.lfw_identities))
     export(net, cfg, runs / name / "model.pt", {"holdout": holdout})
     console.print(f"exported {runs / name / 'model.pt'}")

@@ -46,7 +46,7 @@ class TrainConfig:
     margin: float = 0.2
     distill: float = 1.0  # weight of the teacher term; 0 disables distillation
     input_size: int = 64
-    width: int = 64
+    width: int = 48
     embedding_dim: int = 128
     threads: int = 2
     augment: bool = True
