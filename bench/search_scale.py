@@ -35,8 +35,8 @@ def make_index(kind: str, n: int) -> faiss.Index:
         index.hnsw.efSearch = 64
         return index
     nlist = max(16, int(4 * np.sqrt(n)))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), nlist, faiss.METRIC_INNER_PRODUCT)
-    index.nprobe = max(8, nlist // 32)
+    index = faiss.index_factory(DIM, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+    faiss.extract_index_ivf(index).nprobe = max(8, nlist // 32)
     return index
 
 

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     model: str = "doornet-v1"
     threads: int = 2
     detect_max_side: int = Field(640, description="frames are downscaled to this long side for detection")
+    detect_min_face_px: int = Field(40, description="smallest face box searched: fewer pyramid levels, faster")
 
     # Quality gate (enrollment is stricter than the door: a bad template hurts every later visit)
     min_detection_score: float = 0.90

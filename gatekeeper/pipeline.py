@@ -44,7 +44,7 @@ class FacePipeline:
     def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, detector: FaceDetector | None = None) -> None:
         self.settings = settings
         self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
-        self.detector = detector or FaceDetector(min_face_px=20, max_side=settings.detect_max_side)
+        self.detector = detector or FaceDetector(min_face_px=settings.detect_min_face_px, max_side=settings.detect_max_side)
         self.door_gate = QualityGate(settings)
         self.enroll_gate = QualityGate(settings, settings.min_enroll_inter_eye_px)
 

@@ -145,6 +145,7 @@ def calibrate_cmd(
     console.print(table)
     console.print(f"door defaults: match threshold {match:.4f} (FAR {operating_far:g}), min margin {margin:.4f}")
     meta = json.loads(card.read_text())
+    meta["name"] = card.stem  # the file name is the model's name (runs export as "model")
     meta["calibration"] = {
         "match_threshold": round(match, 4), "min_margin": round(margin, 4), "operating_far": operating_far,
         "far_thresholds": {f"{far:g}": {"threshold": round(th, 4), "tar": round(tar, 4)} for far, (th, tar) in cal.far_thresholds.items()},
