@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -187,6 +186,3 @@ class DoorDaemon:
         except Exception as exc:
             self._error(f"gallery refresh failed: {exc}")
 
-
-def snapshot_paths(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.jpg")) if folder.is_dir() else []

@@ -161,7 +161,7 @@ def _run_epoch(epoch, cfg, net, opt, sched, batches, objective, crops, teacher_a
             opt.step()
             sched.step()
             for key in ("loss", "triplet", "distill", "active"):
-                sums[key] += float(out[key])
+                sums[key] += float(out[key].detach())
             sums["spread"] += spread(emb.detach())
             bar.advance(task)
     n = cfg.steps_per_epoch
