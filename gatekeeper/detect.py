@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from facenet_pytorch import MTCNN
@@ -84,8 +85,6 @@ class FaceDetector:
 
 
 def _resize(image_rgb: np.ndarray, scale: float) -> np.ndarray:
-    import cv2
-
     h, w = image_rgb.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gatekeeper.align import CROP_SIZE, align_face
+from gatekeeper.align import CROP_SIZE, TEMPLATE_112, align_face
 from gatekeeper.detect import FaceDetector, most_central_face
 
 SHARD_SIZE = 400
@@ -138,8 +138,6 @@ def _fallback_landmarks(shape: tuple[int, ...], pad: int) -> np.ndarray:
     """
     h, w = shape[:2]
     side = (min(h, w) - 2 * pad) / 2.2 / 0.75  # the template's eye-to-mouth span is ~3/4 of its face box
-    from gatekeeper.align import TEMPLATE_112
-
     return (TEMPLATE_112 / CROP_SIZE - 0.5) * side + np.array([w / 2, h / 2], dtype=np.float32)
 
 
