@@ -14,19 +14,21 @@ from gatekeeper.encoder import FaceEncoder
 from gatekeeper.enrollment import Enrollment
 from gatekeeper.gallery import GalleryIndex
 from gatekeeper.pipeline import FacePipeline
+from gatekeeper.privacy import ForgetReport, forget_person
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
 
 
 class App:
-    def __init__(self, settings: Settings | None = None, encoder: FaceEncoder | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, encoder: FaceEncoder | None = None, create_database: bool = True) -> None:
         self.settings = settings or Settings()
         self._encoder = encoder
+        self._create_database = create_database
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return open_database(self.settings.resolved_database_url)
+        return open_database(self.settings.resolved_database_url, create=self._create_database)
 
     @cached_property
     def codec(self) -> TemplateCodec:
@@ -50,6 +52,9 @@ class App:
 
     def gallery(self) -> GalleryIndex:
         return self.enrollment.gallery()
+
+    def forget(self, person_id: str, anonymise: bool = False, reason: str = "person removed") -> ForgetReport:
+        return forget_person(self.enrollment, self.audit, person_id, anonymise, reason)
 
     def daemon(self, actuator: DoorActuator | None = None) -> DoorDaemon:
         return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit)

@@ -3,6 +3,9 @@
 Each row's hash covers its content and the previous row's hash, so editing, deleting, inserting
 or reordering rows breaks the chain at a place ``verify`` names. Purging old rows records the last
 purged hash as the new anchor, so the remaining chain still verifies.
+
+The person and the snapshot enter the hash through a salted digest (see ``AuditEvent``), so a row
+can be anonymised on request, clearing them and the salt, and the chain still verifies.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import csv
 import hashlib
 import io
 import json
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.storage.models import AuditEvent, Meta
@@ -23,7 +27,7 @@ from gatekeeper.storage.models import AuditEvent, Meta
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
 ANCHOR_KEY = "audit_anchor"
-EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "row_hash"]
+EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "anonymised_at", "row_hash"]
 
 
 @dataclass(frozen=True)
@@ -50,24 +54,53 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(float(v), 6)
 
 
+def _sha256(content: object) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def personal_digest(salt: str, person_id: str | None, snapshot: str | None) -> str:
+    return _sha256([salt, person_id, snapshot])
+
+
 def row_digest(row: AuditEvent, prev_hash: str) -> str:
-    content = {
+    content: dict[str, object] = {
         "event_id": row.event_id,
         "at": _utc_naive(row.at).isoformat(timespec="microseconds"),
         "door_id": row.door_id,
         "decision": row.decision,
-        "person_id": row.person_id,
         "best": _round(row.best_similarity),
         "second": _round(row.second_similarity),
         "threshold": _round(row.threshold),
         "margin": _round(row.margin),
         "model_version": row.model_version,
         "quality": row.quality,
-        "snapshot": row.snapshot,
         "detail": row.detail,
         "prev": prev_hash,
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    if row.personal_digest is None:  # written before schema revision 0002: fields hashed directly
+        content.update(person_id=row.person_id, snapshot=row.snapshot)
+    else:
+        content["personal"] = row.personal_digest
+    return _sha256(content)
+
+
+def personal_problem(row: AuditEvent) -> str | None:
+    """Whether the row's person and snapshot still match the digest its hash covers."""
+    if row.personal_digest is None:
+        return None
+    if row.personal_salt is None:  # anonymised: nothing personal may have come back
+        if row.person_id is None and row.snapshot is None:
+            return None
+    elif personal_digest(row.personal_salt, row.person_id, row.snapshot) == row.personal_digest:
+        return None
+    return f"event {row.event_id}: person or snapshot does not match its digest (row edited)"
+
+
+@dataclass(frozen=True)
+class Anonymisation:
+    rows: int  # rows whose person and snapshot were cleared
+    legacy_rows: int  # rows from before revision 0002: their hash covers the person, left named
+    snapshots: list[str]  # snapshot files the cleared rows pointed at (for deletion)
 
 
 class AuditLog:
@@ -78,8 +111,10 @@ class AuditLog:
         with self.sessions.begin() as session:
             head = session.execute(select(Meta).where(Meta.key == HEAD_KEY).with_for_update()).scalar_one_or_none()
             prev = head.value if head else self._anchor(session)
+            salt = secrets.token_hex(16)
             row = AuditEvent(
                 at=_utc(at or datetime.now(timezone.utc)), door_id=door_id, decision=decision, person_id=person_id,
+                personal_salt=salt, personal_digest=personal_digest(salt, person_id, snapshot),
                 best_similarity=_round(best), second_similarity=_round(second), threshold=_round(threshold), margin=_round(margin),
                 model_version=model_version, quality=quality, snapshot=snapshot, detail=detail, prev_hash=prev, row_hash="",
             )
@@ -117,26 +152,53 @@ class AuditLog:
                     problems.append(f"event {row.event_id}: chain broken before this row (a row was deleted, inserted or reordered)")
                 if row_digest(row, row.prev_hash) != row.row_hash:
                     problems.append(f"event {row.event_id}: content does not match its hash (row edited)")
+                if (personal := personal_problem(row)) is not None:
+                    problems.append(personal)
                 prev, last_id = row.row_hash, row.event_id
             head = session.get(Meta, HEAD_KEY)
             if head is not None and head.value != prev:
                 problems.append(f"rows after event {last_id} are missing (log truncated)")
         return problems
 
-    def purge(self, older_than: datetime) -> int:
-        """Delete rows older than the cut-off; the last deleted hash anchors what remains."""
+    def purge(self, older_than: datetime) -> tuple[int, list[str]]:
+        """Delete rows older than the cut-off; the last deleted hash anchors what remains.
+
+        Returns the number of rows deleted and the snapshot files they pointed at.
+        """
         with self.sessions.begin() as session:
             old = session.execute(select(AuditEvent).where(AuditEvent.at < _utc(older_than)).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
             if old is None:
-                return 0
+                return 0, []
             # Purge a contiguous prefix by id, so the chain stays one unbroken run.
-            count = session.execute(delete(AuditEvent).where(AuditEvent.event_id <= old.event_id)).rowcount
+            prefix = AuditEvent.event_id <= old.event_id
+            snapshots = list(session.execute(select(AuditEvent.snapshot).where(prefix, AuditEvent.snapshot.is_not(None))).scalars())
+            count = session.execute(delete(AuditEvent).where(prefix)).rowcount
             anchor = session.get(Meta, ANCHOR_KEY)
             if anchor is None:
                 session.add(Meta(key=ANCHOR_KEY, value=old.row_hash))
             else:
                 anchor.value = old.row_hash
-        return int(count)
+        return int(count), snapshots
+
+    def snapshots_of(self, person_id: str) -> list[str]:
+        with self.sessions() as session:
+            stmt = select(AuditEvent.snapshot).where(AuditEvent.person_id == person_id, AuditEvent.snapshot.is_not(None))
+            return list(session.execute(stmt).scalars())
+
+    def anonymise(self, person_id: str, reason: str) -> Anonymisation:
+        """Clear the person and snapshot from their rows; decisions, times and scores stay.
+
+        The request itself is logged (without the person), so the log shows that rows were
+        anonymised, when, and why.
+        """
+        named = (AuditEvent.person_id == person_id) & AuditEvent.personal_digest.is_not(None)
+        with self.sessions.begin() as session:
+            snapshots = list(session.execute(select(AuditEvent.snapshot).where(named, AuditEvent.snapshot.is_not(None))).scalars())
+            legacy = len(session.execute(select(AuditEvent.event_id).where(AuditEvent.person_id == person_id, AuditEvent.personal_digest.is_(None))).all())
+            cleared = session.execute(update(AuditEvent).where(named).values(person_id=None, snapshot=None, personal_salt=None, anonymised_at=datetime.now(timezone.utc))).rowcount
+        if cleared or legacy:
+            self.record(door_id="admin", decision="anonymised", detail=f"{cleared} rows anonymised on request ({reason})"[:1000])
+        return Anonymisation(int(cleared), legacy, snapshots)
 
     @staticmethod
     def _anchor(session: Session) -> str:
@@ -147,6 +209,8 @@ class AuditLog:
 def as_dict(row: AuditEvent) -> dict[str, object]:
     out = {name: getattr(row, name) for name in EXPORT_FIELDS}
     out["at"] = _utc_naive(row.at).isoformat(timespec="microseconds") + "Z"
+    if row.anonymised_at is not None:
+        out["anonymised_at"] = _utc_naive(row.anonymised_at).isoformat(timespec="seconds") + "Z"
     return out
 
 

@@ -61,7 +61,13 @@ def test_intact_chain_verifies(audit: AuditLog) -> None:
 def test_edited_row_is_named(audit: AuditLog) -> None:
     with audit.sessions.begin() as s:
         s.execute(update(AuditEvent).where(AuditEvent.event_id == 2).values(decision="granted", person_id="mallory"))
-    assert audit.verify() == ["event 2: content does not match its hash (row edited)"]
+    assert audit.verify() == ["event 2: content does not match its hash (row edited)", "event 2: person or snapshot does not match its digest (row edited)"]
+
+
+def test_grant_reattributed_to_another_person_is_named(audit: AuditLog) -> None:
+    with audit.sessions.begin() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.event_id == 3).values(person_id="mallory"))
+    assert audit.verify() == ["event 3: person or snapshot does not match its digest (row edited)"]
 
 
 def test_deleted_row_is_named(audit: AuditLog) -> None:
@@ -96,8 +102,62 @@ def test_inserted_row_is_named(audit: AuditLog) -> None:
 
 
 def test_purge_keeps_the_rest_verifiable(audit: AuditLog) -> None:
-    assert audit.purge(T0 + timedelta(hours=30)) == 4
+    assert audit.purge(T0 + timedelta(hours=30)) == (4, [])
     assert [r.event_id for r in audit.query(AuditFilter())] == [5, 6]
     assert audit.verify() == []
     audit.record(door_id="front", decision="granted", person_id="bob")
     assert audit.verify() == []
+
+
+def test_anonymised_rows_keep_decisions_and_the_chain(audit: AuditLog) -> None:
+    result = audit.anonymise("alice", "request 7")
+    assert (result.rows, result.legacy_rows) == (3, 0)
+    rows = audit.query(AuditFilter())
+    assert [r.person_id for r in rows] == [None, None, "bob", None, None, None, None]
+    assert [r.decision for r in rows[:6]] == ["granted", "denied-unknown", "granted", "denied-ambiguous", "error", "granted"]
+    assert rows[0].best_similarity == pytest.approx(0.812346) and rows[0].anonymised_at is not None
+    assert rows[-1].decision == "anonymised" and rows[-1].detail == "3 rows anonymised on request (request 7)"
+    assert audit.verify() == []
+    assert audit.query(AuditFilter(person_id="alice")) == []
+
+
+def test_name_put_back_into_an_anonymised_row_is_named(audit: AuditLog) -> None:
+    audit.anonymise("alice", "request 7")
+    with audit.sessions.begin() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.event_id == 6).values(person_id="alice"))
+    assert audit.verify() == ["event 6: person or snapshot does not match its digest (row edited)"]
+
+
+def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) -> None:
+    """A database created at schema 0001 with rows in it: migrated, its chain still verifies;
+    its old rows cannot be anonymised (their hash covers the name) and are reported as such."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from gatekeeper.audit import GENESIS, row_digest
+    from gatekeeper.storage.database import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    old = AuditEvent(event_id=1, at=T0, door_id="front", decision="granted", person_id="alice", best_similarity=0.9, prev_hash=GENESIS, row_hash="")
+    old.row_hash = row_digest(old, GENESIS)  # personal_digest is None: the 0001 way of hashing
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO audit_events (event_id, at, door_id, decision, person_id, best_similarity, prev_hash, row_hash) VALUES (1, ?, 'front', 'granted', 'alice', 0.9, ?, ?)",
+            (T0.replace(tzinfo=None).isoformat(sep=" "), GENESIS, old.row_hash),
+        )
+        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('audit_head', ?)", (old.row_hash,))
+    engine.dispose()
+    log = AuditLog(open_database(url))  # migrates to head
+    assert log.verify() == []
+    log.record(door_id="front", decision="granted", person_id="alice")
+    result = log.anonymise("alice", "request 8")
+    assert (result.rows, result.legacy_rows) == (1, 1)
+    assert [r.person_id for r in log.query(AuditFilter())] == ["alice", None, None]
+    assert log.verify() == []

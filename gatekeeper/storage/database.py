@@ -19,10 +19,17 @@ class DatabaseError(RuntimeError):
     """The database cannot be opened or migrated."""
 
 
-def open_database(url: str) -> sessionmaker[Session]:
-    """An engine on ``url`` with the schema migrated to the newest revision."""
+def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
+    """An engine on ``url`` with the schema migrated to the newest revision.
+
+    ``create=False`` refuses a SQLite file that does not exist yet: a door daemon pointed at a
+    wrong path must not start on a fresh, empty database as if nobody had been enrolled.
+    """
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        if not create and not path.is_file():
+            raise DatabaseError(f"database {path} does not exist (enroll people first, or set GATEKEEPER_DATA_DIR / GATEKEEPER_DATABASE_URL)")
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":

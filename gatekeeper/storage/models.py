@@ -64,6 +64,12 @@ class AuditEvent(Base):
     quality: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     snapshot: Mapped[str | None] = mapped_column(Text, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The hash covers sha256(salt, person_id, snapshot) rather than those fields themselves, so
+    # anonymising a row (clearing them and the salt) keeps the chain verifiable. The salt stops
+    # anyone testing the digest against a list of employee ids while the row is still named.
+    personal_salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    personal_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
 
