@@ -69,13 +69,11 @@ def enroll(
     total = sum(len(p) for _, _, p in batch)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("enrolling", total=total)
-        for pid, display, photos in batch:
-            bar.update(task, description=f"enrolling {pid}")
-            embedded = []
-            for p in photos:
-                embedded.append(gk.enrollment.embed_photo(p))
-                bar.advance(task)
-            results.append(gk.enrollment.enroll(pid, display, embedded, extend=extend, force=force))
+        with gk.enrollment.batch():
+            for pid, display, embedded in gk.enrollment.embed_people(batch):
+                bar.update(task, description=f"enrolling {pid}")
+                results.append(gk.enrollment.enroll(pid, display, embedded, extend=extend, force=force))
+                bar.advance(task, len(embedded))
     _print_enrollment(results)
     if any(not r.enrolled or not all(p.ok for p in r.photos) for r in results):
         raise typer.Exit(1)
@@ -138,11 +136,27 @@ def people_show(person_id: str) -> None:
 
 
 @people_app.command("remove")
-def people_remove(person_id: str) -> None:
-    """Delete the person's vectors from the database and the index."""
-    if not _app().enrollment.remove(person_id):
+def people_remove(
+    person_id: str,
+    anonymise_audit: Annotated[bool, typer.Option("--anonymise-audit", help="also clear the person from their audit rows")] = False,
+    reason: Annotated[str, typer.Option(help="why (logged with an anonymisation), e.g. a request number")] = "person removed",
+) -> None:
+    """Delete the person's vectors (database and index) and the snapshots of their face."""
+    report = _app().forget(person_id, anonymise_audit, reason)
+    if not report.removed and not report.audit_rows_anonymised:
         _fail(f"no enrolled person {person_id!r}")
-    console.print(f"removed {person_id}")
+    console.print(f"removed {person_id}" if report.removed else f"{person_id} was not enrolled")
+    _forget_summary(report)
+
+
+def _forget_summary(report) -> None:  # type: ignore[no-untyped-def]
+    console.print(f"snapshots deleted: {report.snapshots_deleted}; audit rows anonymised: {report.audit_rows_anonymised}")
+    if report.audit_rows_left_named:
+        err.print(f"[yellow]{report.audit_rows_left_named} audit rows predate anonymisable rows (schema 0002) and keep the name; `audit purge` removes them")
+    for failure in report.snapshot_failures:
+        err.print(f"[red]snapshot not deleted:[/red] {failure}")
+    if report.snapshot_failures:
+        raise typer.Exit(1)
 
 
 @people_app.command("rename")
@@ -163,7 +177,7 @@ def verify(photo: Path, top: int = 3) -> None:
         image = read_rgb(photo)
     except ImageError as exc:
         _fail(str(exc))
-    faces = gk.pipeline.analyse(image)
+    faces = gk.pipeline.analyse_photo(image)
     if not faces:
         _fail(f"{photo}: no face found")
     gallery = gk.gallery()
@@ -194,7 +208,7 @@ def run(
     from gatekeeper.app import App
     from gatekeeper.camera import open_source
 
-    gk = App(settings)
+    gk = App(settings, create_database=False)
     daemon = gk.daemon()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -277,10 +291,30 @@ def audit_verify() -> None:
 
 @audit_app.command("purge")
 def audit_purge(older_than: Annotated[str, typer.Option(help="age like 90d, or an ISO time")]) -> None:
-    """Delete old rows (retention); the remaining chain stays verifiable."""
+    """Delete old rows and their snapshots (retention); the remaining chain stays verifiable."""
+    from gatekeeper.privacy import delete_snapshots
+
     cutoff = _when(older_than)
-    n = _app().audit.purge(cutoff)
-    console.print(f"purged {n} rows older than {cutoff:%Y-%m-%d %H:%M} UTC")
+    n, snapshots = _app().audit.purge(cutoff)
+    deleted, failures = delete_snapshots(snapshots)
+    console.print(f"purged {n} rows older than {cutoff:%Y-%m-%d %H:%M} UTC and {deleted} snapshots")
+    for failure in failures:
+        err.print(f"[red]snapshot not deleted:[/red] {failure}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@audit_app.command("anonymise")
+def audit_anonymise(
+    person: Annotated[str, typer.Option(help="the person id to clear from the log")],
+    reason: Annotated[str, typer.Option(help="why, e.g. a request number; logged")],
+) -> None:
+    """Clear a person (id and snapshots) from their audit rows; decisions and times stay, the chain verifies."""
+    from gatekeeper.privacy import anonymise_person
+
+    gk = _app()
+    report = anonymise_person(gk.audit, person, reason)
+    _forget_summary(report)
 
 
 # -- config, demo -----------------------------------------------------------------------------

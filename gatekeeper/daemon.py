@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import cv2
@@ -118,19 +119,22 @@ class DoorDaemon:
     def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray) -> None:
         if verdict.decision == Decision.DENIED_UNKNOWN and not self._unknown_log_due():
             return
-        if verdict.decision == Decision.GRANTED:
-            try:
-                self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
-            except Exception as exc:
-                self._error(f"actuator failed for {verdict.person_id}: {exc}", verdict, face)
-                return
-        self.stats.decisions[verdict.decision] = self.stats.decisions.get(verdict.decision, 0) + 1
+        # Write-ahead: the decision is on record before the door opens. When it cannot be
+        # recorded (database gone, disk full) record() raises and the door stays shut: no
+        # unlock ever goes unaudited.
         self.audit.record(
             door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id,
             best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
             model_version=self.pipeline.encoder.version, quality=face.quality.as_dict(),
             snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
         )
+        self.stats.decisions[verdict.decision] = self.stats.decisions.get(verdict.decision, 0) + 1
+        if verdict.decision == Decision.GRANTED:
+            try:
+                self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
+            except Exception as exc:
+                # The person is in the row's person column, not the text: anonymising clears only that.
+                self._error(f"actuator failed, door not opened: {exc}", verdict, face)
 
     def _unknown_log_due(self) -> bool:
         now = time.monotonic()
@@ -144,8 +148,16 @@ class DoorDaemon:
             return None
         folder = self.settings.snapshot_dir
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}.jpg"
-        cv2.imwrite(str(path), cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
+        # Absolute, so removal and purge find the file from any working directory; the random
+        # part keeps two faces in one frame from sharing a file.
+        path = (folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}-{uuid.uuid4().hex[:8]}.jpg").resolve()
+        try:
+            _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
+            path.write_bytes(jpeg.tobytes())
+        except OSError as exc:  # a snapshot is evidence, not a condition of the decision
+            log.error("%s: snapshot not saved (%s); the decision is logged without it", self.settings.door_id, exc)
+            path.unlink(missing_ok=True)
+            return None
         return str(path)
 
     # -- errors, camera, gallery ------------------------------------------------------------
