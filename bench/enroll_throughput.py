@@ -28,7 +28,8 @@ from gatekeeper.training.recipes import datasets_root  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--workers", type=int, default=2, help="photos embedded side by side")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("bench/results/enroll_throughput.json"))
     args = parser.parse_args()
@@ -46,17 +47,17 @@ def main() -> None:
             break
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        gk = App(Settings(data_dir=Path(tmp), threads=args.threads))
+        gk = App(Settings(data_dir=Path(tmp), threads=args.threads, enroll_workers=args.workers))
         gk.enrollment.gallery()  # open the database and load the model before the clock starts
         started = time.perf_counter()
         enrolled = rejected = 0
-        for pid, photos in people:
-            results = [gk.enrollment.embed_photo(p) for p in photos]
-            rejected += sum(not r.ok for r in results)
-            enrolled += gk.enrollment.enroll(pid, pid, results, force=True).enrolled
+        with gk.enrollment.batch():
+            for pid, _, results in gk.enrollment.embed_people([(pid, pid, photos) for pid, photos in people]):
+                rejected += sum(not r.ok for r in results)
+                enrolled += gk.enrollment.enroll(pid, pid, results, force=True).enrolled
         seconds = time.perf_counter() - started
         in_index = len(gk.gallery())
-    row = {"photos": total, "people": len(people), "enrolled": enrolled, "in_index": in_index, "rejected_photos": rejected, "seconds": seconds, "photos_per_second": total / seconds, "threads": args.threads}
+    row = {"photos": total, "people": len(people), "enrolled": enrolled, "in_index": in_index, "rejected_photos": rejected, "seconds": seconds, "photos_per_second": total / seconds, "threads": args.threads, "workers": args.workers}
     print(f"{total} photos of {len(people)} people in {seconds:.1f} s: {row['photos_per_second']:.1f} photos/s ({enrolled} enrolled, {rejected} photos rejected, {in_index} vectors in the index)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(row, indent=2))

@@ -1,8 +1,12 @@
 """Per-frame latency of the door pipeline on 640x480 frames with one face at door distance.
 
-Prints p50/p95 per stage (detect, align, embed, search, decide+total) and frames per second, for
-1 and 2 threads and for detection settings (downscale before detection, minimum face size).
-Faces come from LFW when the datasets are present, else from the demo's public-domain portraits.
+Prints p50/p95 per stage (detect, align, embed, search, total) and frames per second, for 1 and 2
+threads, one row per detection step added on top of the previous one (minimum face size,
+downscaling, MTCNN thresholds, pyramid step), so each step's effect shows. For each row also: the
+share of frames where a usable face was found, and how far its landmarks moved from the baseline
+row's (median and 95th percentile, in % of the eye distance): the price paid in alignment.
+Faces come from LFW when the datasets are present, else from the demo's public-domain portraits,
+at sizes that put the eyes 43-79 px apart (door distance: >= 40 px).
 
     python bench/frame_latency.py            # full run: 200 frames per setting
     python bench/frame_latency.py --quick    # CI: a few frames, keeps the script working
@@ -23,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gatekeeper.align import align_face  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
-from gatekeeper.detect import FaceDetector  # noqa: E402
+from gatekeeper.detect import DetectorProfile, FaceDetector  # noqa: E402
 from gatekeeper.encoder import FaceEncoder  # noqa: E402
 from gatekeeper.gallery import GalleryIndex  # noqa: E402
 from gatekeeper.quality import QualityGate, assess  # noqa: E402
@@ -52,7 +56,7 @@ def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     frames = []
     for face in faces[:n]:
         frame = np.full((480, 640, 3), 100, np.uint8) + rng.integers(0, 10, (480, 640, 3), dtype=np.uint8)
-        h = size
+        h = int(size * rng.uniform(0.62, 1.15))  # LFW at 400 px: eyes ~69 px apart
         w = int(face.shape[1] * h / face.shape[0])
         person = cv2.resize(face, (w, h))
         x, y = (640 - w) // 2, (480 - h) // 2
@@ -61,15 +65,16 @@ def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
-def run_setting(frames: list[np.ndarray], encoder: FaceEncoder, gallery: GalleryIndex, threads: int, max_side: int, min_face: int) -> dict[str, object]:
+def run_setting(frames: list[np.ndarray], encoder: FaceEncoder, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, reference: list[np.ndarray | None]) -> dict[str, object]:
     torch.set_num_threads(threads)
-    detector = FaceDetector(min_face_px=min_face, max_side=max_side)
+    detector = FaceDetector.from_profile(profile)
     gate = QualityGate(Settings())
     detector.detect(frames[0])  # warm-up: first-call allocations are not door latency
     encoder.embed(np.zeros((1, 112, 112, 3), np.uint8))
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     found = 0
-    for frame in frames:
+    shifts: list[float] = []
+    for frame, ref in zip(frames, reference):
         t0 = time.perf_counter()
         faces = [f for f in detector.detect(frame) if f.score >= 0.9]
         t1 = time.perf_counter()
@@ -81,14 +86,40 @@ def run_setting(frames: list[np.ndarray], encoder: FaceEncoder, gallery: Gallery
         gallery.search(emb, k=2)
         t4 = time.perf_counter()
         found += bool(usable)
+        if faces and ref is not None:
+            eye = float(np.linalg.norm(ref[1] - ref[0]))
+            main_face = max(faces, key=lambda f: f.width)
+            shifts.append(float(np.linalg.norm(main_face.landmarks - ref, axis=1).max()) / eye * 100)
         for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
             times[stage].append(dt * 1000)
-    row: dict[str, object] = {"threads": threads, "detect_max_side": max_side, "min_face_px": min_face, "frames": len(frames), "usable_face_rate": found / len(frames)}
+    row: dict[str, object] = {"step": step, "threads": threads, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
+    row["landmark_shift_p50_pct"] = float(np.percentile(shifts, 50)) if shifts else None
+    row["landmark_shift_p95_pct"] = float(np.percentile(shifts, 95)) if shifts else None
     for stage in STAGES:
         row[f"{stage}_p50_ms"] = float(np.percentile(times[stage], 50))
         row[f"{stage}_p95_ms"] = float(np.percentile(times[stage], 95))
     row["fps"] = 1000.0 / float(np.mean(times["total"]))
     return row
+
+
+BASELINE = DetectorProfile(min_face_px=40, max_side=640)  # MTCNN defaults, as the training caches
+STEPS: list[tuple[str, DetectorProfile]] = [
+    ("baseline (MTCNN defaults, min 40)", BASELINE),
+    ("+ min face 80 (eyes >= 40 px)", DetectorProfile(80, 640)),
+    ("+ downscale to 320", DetectorProfile(80, 320)),
+    ("+ thresholds 0.8/0.8/0.8", DetectorProfile(80, 320, 0.709, (0.8, 0.8, 0.8))),
+    ("+ pyramid step 0.5 (= shipped)", DetectorProfile(80, 320, 0.5, (0.8, 0.8, 0.8))),
+]
+
+
+def reference_landmarks(frames: list[np.ndarray]) -> list[np.ndarray | None]:
+    """The baseline detector's landmarks for the main face of each frame."""
+    detector = FaceDetector.from_profile(BASELINE)
+    out: list[np.ndarray | None] = []
+    for frame in frames:
+        faces = [f for f in detector.detect(frame) if f.score >= 0.9]
+        out.append(max(faces, key=lambda f: f.width).landmarks if faces else None)
+    return out
 
 
 def main() -> None:
@@ -104,15 +135,15 @@ def main() -> None:
     gallery_vecs = rng.normal(size=(1000, encoder.dim)).astype(np.float32)
     gallery_vecs /= np.linalg.norm(gallery_vecs, axis=1, keepdims=True)
     gallery = GalleryIndex.build(gallery_vecs, np.arange(1000), [f"p{i}" for i in range(1000)], encoder.dim, 0, "bench")
-    settings = [(1, 640, 40), (2, 640, 40), (2, 640, 80), (2, 320, 40), (1, 320, 40)]
-    if args.quick:
-        settings = settings[1:2]
-    rows = [run_setting(frames, encoder, gallery, *s) for s in settings]
-    header = f"{'threads':>7} {'max_side':>8} {'min_face':>8} | " + " | ".join(f"{s:>13} p50/p95" for s in STAGES) + " |   fps | face found"
+    reference = reference_landmarks(frames)
+    steps = STEPS[-1:] if args.quick else STEPS
+    rows = [run_setting(frames, encoder, gallery, threads, step, profile, reference) for step, profile in steps for threads in (1, 2)]
+    header = f"{'step':<34} {'thr':>3} | " + " | ".join(f"{s:>13} p50/p95" for s in STAGES) + " |   fps | found | landmark shift p50/p95"
     print(header)
     for r in rows:
         cells = " | ".join(f"{r[f'{s}_p50_ms']:7.1f}/{r[f'{s}_p95_ms']:<13.1f}" for s in STAGES)
-        print(f"{r['threads']:>7} {r['detect_max_side']:>8} {r['min_face_px']:>8} | {cells} | {r['fps']:5.1f} | {r['usable_face_rate']:.0%}")
+        shift = f"{r['landmark_shift_p50_pct']:.1f}% / {r['landmark_shift_p95_pct']:.1f}%" if r["landmark_shift_p50_pct"] is not None else "-"
+        print(f"{r['step']:<34} {r['threads']:>3} | {cells} | {r['fps']:5.1f} | {r['usable_face_rate']:5.0%} | {shift}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": _machine(), "rows": rows}, indent=2))
     print(f"wrote {args.out}")

@@ -27,9 +27,15 @@ class Settings(BaseSettings):
 
     # Encoder and detector
     model: str = "doornet-v1"
-    threads: int = 2
-    detect_max_side: int = Field(640, description="frames are downscaled to this long side for detection")
-    detect_min_face_px: int = Field(40, description="smallest face box searched: fewer pyramid levels, faster")
+    threads: int = Field(2, description="torch threads per pipeline")
+    enroll_workers: int = Field(2, description="processes embedding photos side by side during enrollment")
+    # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
+    # eyes >= 40 px apart (min_inter_eye_px), so its box is >= ~80 px: smaller ones would fail the
+    # quality gate anyway, and need not be searched for.
+    detect_max_side: int = Field(320, description="door frames are downscaled to this long side for detection")
+    detect_min_face_px: int = Field(80, description="smallest face box searched at the door (full-frame pixels)")
+    detect_pyramid_factor: float = Field(0.5, description="MTCNN scale step: smaller = fewer pyramid levels, faster")
+    detect_thresholds: tuple[float, float, float] = Field((0.8, 0.8, 0.8), description="MTCNN P/R/O-net score thresholds")
 
     # Quality gate (enrollment is stricter than the door: a bad template hurts every later visit)
     min_detection_score: float = 0.90

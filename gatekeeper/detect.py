@@ -34,6 +34,21 @@ class FaceDetection:
         return np.array([(self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2])
 
 
+@dataclass(frozen=True)
+class DetectorProfile:
+    """How hard MTCNN looks. Each knob trades time for faces found (bench/frame_latency.py)."""
+
+    min_face_px: int  # smallest face box searched: fewer pyramid levels when larger
+    max_side: int  # images are downscaled to this long side first: fewer pixels, smaller crops
+    pyramid_factor: float = 0.709  # scale step between pyramid levels: fewer levels when smaller
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)  # P/R/O-net: fewer candidates when higher
+
+
+# Enrollment and `verify` photos: thorough (MTCNN's own defaults), faces down to 64 px, large photos
+# kept large. The training caches were built with this profile too (min face 40, long side 640).
+PHOTO_PROFILE = DetectorProfile(min_face_px=64, max_side=1024)
+
+
 class FaceDetector:
     """MTCNN wrapper that can detect on a downscaled copy of large frames.
 
@@ -47,6 +62,7 @@ class FaceDetector:
         min_face_px: int = 40,
         max_side: int = 640,
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        pyramid_factor: float = 0.709,
         device: str = "cpu",
     ) -> None:
         self.max_side = max_side
@@ -55,16 +71,25 @@ class FaceDetector:
             keep_all=True,
             min_face_size=max(12, min_face_px),
             thresholds=list(thresholds),
+            factor=pyramid_factor,
             device=torch.device(device),
             select_largest=False,
         )
 
+    @classmethod
+    def from_profile(cls, profile: DetectorProfile) -> "FaceDetector":
+        return cls(profile.min_face_px, profile.max_side, profile.thresholds, profile.pyramid_factor)
+
     def detect(self, image_rgb: np.ndarray) -> list[FaceDetection]:
         """Return faces in ``image_rgb`` (H, W, 3 uint8), best score first."""
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+            raise ValueError(f"not an RGB image: shape {image_rgb.shape}, dtype {image_rgb.dtype}")
         scale = self._scale_for(image_rgb)
         small = image_rgb if scale == 1.0 else _resize(image_rgb, scale)
         # MTCNN's own minimum face size is in the pixels it sees, so shrink it with the frame.
         self._mtcnn.min_face_size = max(12, int(self.min_face_px * scale))
+        if min(small.shape[:2]) < self._mtcnn.min_face_size:
+            return []  # no face this large fits; MTCNN would build an empty pyramid and fail
         with torch.inference_mode():
             boxes, probs, points = self._mtcnn.detect(small, landmarks=True)
         if boxes is None:

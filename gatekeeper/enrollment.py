@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +25,7 @@ from gatekeeper.config import Settings
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.images import ImageError, read_rgb
 from gatekeeper.pipeline import FaceError, FacePipeline
-from gatekeeper.storage.database import bump_generation
+from gatekeeper.storage.database import bump_generation, gallery_generation
 from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
@@ -61,21 +66,54 @@ class Enrollment:
         self.codec = codec
         self.pipeline = pipeline
         self.thresholds = thresholds
+        self._index: GalleryIndex | None = None  # kept in step with our own enrollments
+        self._in_batch = False
+        self._unsaved = False
 
     @property
     def model_version(self) -> str:
         return self.pipeline.encoder.version
 
     def gallery(self) -> GalleryIndex:
-        return load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version)
+        """The index as the database has it now (the file if current, else rebuilt and saved)."""
+        self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version)
+        self._unsaved = False
+        return self._index
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many enrollments, one index file write at the end (a crash before it only leaves a
+        stale file, which the next load rebuilds from the database)."""
+        self._in_batch = True
+        try:
+            yield
+        finally:
+            self._in_batch = False
+            if self._index is not None and self._unsaved:
+                self._index.save(self.settings.index_path)
+                self._unsaved = False
 
     def embed_photo(self, path: Path) -> PhotoResult:
+        return embed_photo(self.pipeline, path)
+
+    def embed_people(self, batch: list[tuple[str, str, list[Path]]]) -> Iterator[tuple[str, str, list[PhotoResult]]]:
+        """Embed everyone's photos in ``enroll_workers`` processes; yields each person in order.
+
+        Processes, not threads: MTCNN's per-box Python work holds the GIL, so threads barely
+        overlap (bench/enroll_throughput.py). Forked workers inherit the loaded models, like a
+        torch DataLoader's, and run one torch thread each."""
+        few = sum(len(photos) for _, _, photos in batch) < 4 * self.settings.enroll_workers  # not worth a fork
+        if few or self.settings.enroll_workers <= 1 or "fork" not in mp.get_all_start_methods():
+            for pid, name, photos in batch:
+                yield pid, name, [self.embed_photo(p) for p in photos]
+            return
+        pool = ProcessPoolExecutor(self.settings.enroll_workers, mp_context=mp.get_context("fork"), initializer=_worker_start, initargs=(self.pipeline,))
         try:
-            image = read_rgb(path)
-            face = self.pipeline.enrollment_face(image, path)
-        except (ImageError, FaceError) as exc:
-            return PhotoResult(str(path), reason=exc.reason)
-        return PhotoResult(str(path), embedding=face.embedding, quality=face.quality.as_dict(), sha256=_sha256(path))
+            jobs = [(pid, name, [pool.submit(_worker_embed, p) for p in photos]) for pid, name, photos in batch]
+            for pid, name, futures in jobs:
+                yield pid, name, [f.result() for f in futures]
+        finally:
+            pool.shutdown(cancel_futures=True)
 
     def enroll(self, person_id: str, name: str, photos: list[PhotoResult], extend: bool = False, force: bool = False) -> PersonResult:
         """Store one person from already embedded photos; refuses lookalikes of others unless forced."""
@@ -92,11 +130,30 @@ class Enrollment:
             if clash and not force:
                 result.reason = f"looks like already-enrolled {clash[0]!r} (similarity {clash[1]:.3f}); use --force if they are different people"
                 return result
-            self._store(session, person, person_id, name, vector, accepted, extend)
-            bump_generation(session)
-        self.gallery()  # re-sync the index now rather than at the next daemon refresh
+            vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
+            generation = bump_generation(session)
+        self._index_follows(generation, vector_id, person_id, vector)
         result.enrolled = True
         return result
+
+    def _index_follows(self, generation: int, vector_id: int, person_id: str, vector: np.ndarray) -> None:
+        """Re-sync the index now rather than at the next daemon refresh: in memory when nobody
+        else changed the database since our copy (generation), by a rebuild otherwise."""
+        index = self._index
+        if index is None or index.generation != generation - 1 or index.model_version != self.model_version or not index.upsert(vector_id, person_id, vector, generation):
+            self.gallery()
+            return
+        self._unsaved = True
+        if not self._in_batch:
+            index.save(self.settings.index_path)
+            self._unsaved = False
+
+    def _current_index(self) -> GalleryIndex:
+        if self._index is not None:
+            with self.sessions() as session:
+                if gallery_generation(session) == self._index.generation:
+                    return self._index
+        return self.gallery()
 
     def remove(self, person_id: str) -> bool:
         with self.sessions.begin() as session:
@@ -118,12 +175,12 @@ class Enrollment:
         return True
 
     def _lookalike(self, person_id: str, vector: np.ndarray) -> tuple[str, float] | None:
-        for cand in self.gallery().search(vector[None], k=2)[0]:
+        for cand in self._current_index().search(vector[None], k=2)[0]:
             if cand.person_id != person_id and cand.similarity >= self.thresholds.match:
                 return cand.person_id, cand.similarity
         return None
 
-    def _store(self, session: Session, person: Person | None, person_id: str, name: str, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> None:
+    def _store(self, session: Session, person: Person | None, person_id: str, name: str, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> int:
         if person is None:
             next_id = (session.execute(select(func.max(Person.vector_id))).scalar() or 0) + 1
             person = Person(person_id=person_id, name=name, vector_id=next_id, template=b"", model_version=self.model_version)
@@ -136,6 +193,31 @@ class Enrollment:
         person.updated_at = utcnow()
         for p in accepted:
             person.photos.append(Photo(source=p.path, sha256=p.sha256, embedding=self.codec.encode(p.embedding), model_version=self.model_version, quality=p.quality))
+        return person.vector_id
+
+
+def embed_photo(pipeline: FacePipeline, path: Path) -> PhotoResult:
+    """One enrollment photo: its embedding, or the reason it cannot be used."""
+    try:
+        image = read_rgb(path)
+        face = pipeline.enrollment_face(image, path)
+    except (ImageError, FaceError) as exc:
+        return PhotoResult(str(path), reason=exc.reason)
+    return PhotoResult(str(path), embedding=face.embedding, quality=face.quality.as_dict(), sha256=_sha256(path))
+
+
+_worker_pipeline: FacePipeline | None = None
+
+
+def _worker_start(pipeline: FacePipeline) -> None:
+    global _worker_pipeline
+    torch.set_num_threads(1)
+    _worker_pipeline = pipeline
+
+
+def _worker_embed(path: Path) -> PhotoResult:
+    assert _worker_pipeline is not None, "enrollment worker used before it started"
+    return embed_photo(_worker_pipeline, path)
 
 
 def person_vector(embeddings: list[np.ndarray]) -> np.ndarray:

@@ -64,6 +64,19 @@ class GalleryIndex:
             for row_s, row_i in zip(sims, ids)
         ]
 
+    def upsert(self, vector_id: int, person_id: str, vector: np.ndarray, generation: int) -> bool:
+        """Put one person's vector in place, in memory; False where the index kind cannot
+        (HNSW cannot remove a replaced vector), and the caller rebuilds instead."""
+        ids = np.array([vector_id], dtype=np.int64)
+        if vector_id in self.people:
+            if not isinstance(faiss.downcast_index(self.index.index), faiss.IndexFlat):
+                return False
+            self.index.remove_ids(ids)
+        self.index.add_with_ids(np.ascontiguousarray(vector[None], dtype=np.float32), ids)
+        self.people[vector_id] = person_id
+        self.generation = generation
+        return True
+
     def save(self, path: Path) -> None:
         stamp = {"generation": self.generation, "model_version": self.model_version, "people": {str(k): v for k, v in self.people.items()}}
         blob = faiss.serialize_index(self.index)

@@ -6,6 +6,7 @@ way wherever it comes from.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from gatekeeper.align import align_face
 from gatekeeper.config import Settings
-from gatekeeper.detect import FaceDetection, FaceDetector
+from gatekeeper.detect import PHOTO_PROFILE, DetectorProfile, FaceDetection, FaceDetector
 from gatekeeper.encoder import FaceEncoder
 from gatekeeper.quality import FaceQuality, QualityGate, assess
 
@@ -41,19 +42,36 @@ class AnalysedFace:
 
 
 class FacePipeline:
-    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, detector: FaceDetector | None = None) -> None:
+    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None) -> None:
         self.settings = settings
         self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
-        self.detector = detector or FaceDetector(min_face_px=settings.detect_min_face_px, max_side=settings.detect_max_side)
+        # Door frames need speed and hold faces of a known size; photos may be anything.
+        self.door_detector = FaceDetector.from_profile(door_profile(settings))
+        self._per_thread = threading.local()
         self.door_gate = QualityGate(settings)
         self.enroll_gate = QualityGate(settings, settings.min_enroll_inter_eye_px)
 
-    def analyse(self, image_rgb: np.ndarray, gate: QualityGate | None = None) -> list[AnalysedFace]:
-        """Every face in the image, largest first; usable ones carry an embedding."""
-        gate = gate or self.door_gate
+    @property
+    def photo_detector(self) -> FaceDetector:
+        """One per thread: enrollment embeds photos on several threads, and MTCNN keeps per-call
+        state (its minimum face size follows each image's downscale factor)."""
+        detector = getattr(self._per_thread, "photo_detector", None)
+        if detector is None:
+            detector = self._per_thread.photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
+        return detector
+
+    def analyse(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
+        """Every face in a door-camera frame, largest first; usable ones carry an embedding."""
+        return self._analyse(image_rgb, self.door_detector, self.door_gate)
+
+    def analyse_photo(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
+        """Every face in a photo (any size, thorough detection), judged by the door's gate."""
+        return self._analyse(image_rgb, self.photo_detector, self.door_gate)
+
+    def _analyse(self, image_rgb: np.ndarray, detector: FaceDetector, gate: QualityGate) -> list[AnalysedFace]:
         # Low-confidence detections are mostly not faces (patterns, posters): ignore them outright
         # rather than report a "low quality face" for every one.
-        confident = [f for f in self.detector.detect(image_rgb) if f.score >= self.settings.min_detection_score]
+        confident = [f for f in detector.detect(image_rgb) if f.score >= self.settings.min_detection_score]
         faces = sorted(confident, key=lambda f: f.width, reverse=True)
         analysed = []
         for det in faces:
@@ -68,7 +86,7 @@ class FacePipeline:
 
     def enrollment_face(self, image_rgb: np.ndarray, path: Path | str) -> AnalysedFace:
         """The one clear face of an enrollment photo, or a ``FaceError`` saying why not."""
-        faces = self.analyse(image_rgb, self.enroll_gate)
+        faces = self._analyse(image_rgb, self.photo_detector, self.enroll_gate)
         if not faces:
             raise FaceError(path, "no face found")
         main = faces[0]
@@ -77,3 +95,7 @@ class FacePipeline:
         if main.problems:
             raise FaceError(path, "; ".join(main.problems))
         return main
+
+
+def door_profile(settings: Settings) -> DetectorProfile:
+    return DetectorProfile(settings.detect_min_face_px, settings.detect_max_side, settings.detect_pyramid_factor, settings.detect_thresholds)

@@ -35,9 +35,10 @@ def encoder():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def detector():  # type: ignore[no-untyped-def]
-    from gatekeeper.detect import FaceDetector
+    """The photo detector enrollment uses."""
+    from gatekeeper.detect import PHOTO_PROFILE, FaceDetector
 
-    return FaceDetector(min_face_px=20)
+    return FaceDetector.from_profile(PHOTO_PROFILE)
 
 
 @pytest.fixture
@@ -46,15 +47,12 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def make_app(settings: Settings, encoder, detector):  # type: ignore[no-untyped-def]
-    """An App on a fresh SQLite database, sharing the session's encoder and detector."""
+def make_app(settings: Settings, encoder):  # type: ignore[no-untyped-def]
+    """An App on a fresh SQLite database, sharing the session's encoder; detectors as shipped."""
     from gatekeeper.app import App
-    from gatekeeper.pipeline import FacePipeline
 
     def build(s: Settings | None = None) -> "App":
-        gk = App(s or settings, encoder=encoder)
-        gk.__dict__["pipeline"] = FacePipeline(gk.settings, encoder=encoder, detector=detector)
-        return gk
+        return App(s or settings, encoder=encoder)
 
     return build
 

@@ -96,3 +96,12 @@ def test_verify_names_the_bad_file(tmp_path: Path, settings, monkeypatch) -> Non
     result = CliRunner().invoke(app, ["verify", str(bad)])
     assert result.exit_code == 1
     assert "visitor.jpg" in result.output and ("corrupt" in result.output or "not an image" in result.output)
+
+
+def test_photo_smaller_than_the_smallest_face_is_no_face(make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Found by the test above: MTCNN failed on images smaller than its minimum face size."""
+    gk = make_app()
+    tiny = tmp_path / "thumbnail.png"
+    Image.fromarray(np.full((60, 50, 3), 128, np.uint8)).save(tiny)  # readable, under the 64-px minimum face
+    result = gk.enrollment.embed_photo(tiny)
+    assert result.reason == "no face found"

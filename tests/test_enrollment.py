@@ -137,3 +137,32 @@ def test_enroll_command_reports_per_file_errors(lfw: Path, tmp_path: Path, cli_e
     assert "no usable photo" in result.output and "no face found" in result.output
     listing = CliRunner().invoke(app, ["people", "list"])
     assert "emp-001" in listing.output and name in listing.output and "emp-002" not in listing.output
+
+
+def test_batch_enrollment_keeps_the_index_equal_to_a_rebuild(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    """Worker processes embed, the index follows each enrollment in memory, one file write at the
+    end: what is saved must be what a rebuild from the database gives."""
+    from gatekeeper.gallery import GalleryIndex, rebuild_from_database
+
+    gk = make_app()
+    people = lfw_people(lfw, 6, 3, skip=405)
+    batch = [(name, name, photos[:2]) for name, photos in people]
+    with gk.enrollment.batch():
+        embedded = list(gk.enrollment.embed_people(batch))  # 12 photos: the process pool path
+        assert [pid for pid, _, _ in embedded] == [name for name, _ in people]
+        for pid, name, results in embedded:
+            assert gk.enrollment.enroll(pid, name, results, force=True).enrolled
+        # Re-enrolling someone inside the batch replaces their vector in place.
+        first, photos = people[0]
+        assert gk.enrollment.enroll(first, first, [gk.enrollment.embed_photo(photos[2])], force=True).enrolled
+    saved = GalleryIndex.load(gk.settings.index_path)
+    with gk.sessions() as s:
+        rebuilt = rebuild_from_database(s, gk.codec, gk.pipeline.encoder.dim, gk.pipeline.encoder.version)
+        rows = s.execute(select(Person.person_id, Person.template)).all()
+    assert saved is not None and saved.generation == rebuilt.generation == 7 and len(saved) == len(rebuilt) == 6
+    templates = np.stack([gk.codec.decode(r.template) for r in rows])  # the re-enrolled one: its new vector
+    hits = saved.search(templates, k=1)
+    assert [h[0].person_id for h in hits] == [r.person_id for r in rows]
+    assert all(h[0].similarity > 0.9999 for h in hits)
+    sequential = [gk.enrollment.embed_photo(p) for p in batch[1][2]]
+    assert all(np.allclose(a.embedding, b.embedding, atol=1e-5) for a, b in zip(sequential, embedded[1][2]))
