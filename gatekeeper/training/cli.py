@@ -115,6 +115,39 @@ def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports")) -> N
     (out / "openset.json").write_text(json.dumps(figures, indent=2))
 
 
+@eval_app.command("ablation")
+def eval_ablation(runs: Annotated[list[Path], typer.Argument(help="run folders trained with --holdout A")], out: Path = Path("reports")) -> None:
+    """Compare objectives: each run scored on LFW folds 1-5 and CelebA half A, which it never saw."""
+    from gatekeeper.training.evaluate import lfw_cross_validated, open_set
+    from gatekeeper.training.facecache import load_cache
+    from gatekeeper.training.recipes import cache_root, celeba_half, lfw_pairs
+
+    lfw, pairs, celeba = load_cache(cache_root() / "lfw"), lfw_pairs(), load_cache(cache_root() / "celeba")
+    strangers = load_cache(cache_root() / "utkface-strangers")
+    stranger_crops = strangers.crops[strangers.detected][: int(strangers.detected.sum()) // 2]
+    table = Table(title="ablation: same budget, holdout A, scored on what each run never saw")
+    for col in ("run", "loss", "miner", "distill", "steps", "LFW folds 1-5", "AUC", "TAR@1e-3", "TAR@1e-2", "rank-1", "FNIR@FPIR 1%"):
+        table.add_column(col)
+    rows = []
+    for run in runs:
+        cfg = json.loads((run / "config.json").read_text())
+        if cfg["notes"]["holdout"] != "A":
+            raise typer.BadParameter(f"{run} was not trained with --holdout A")
+        net = _load_net(run / "model.pt")
+        report, _ = lfw_cross_validated({"A": net}, lfw, pairs)
+        osr = open_set(net, celeba, celeba_half(celeba.labels, "A"), stranger_crops)
+        row = {"run": run.name, "loss": cfg["loss"], "miner": cfg["miner"] if cfg["loss"] == "triplet" else "-", "distill": cfg["distill"], "steps": cfg["epochs"] * cfg["steps_per_epoch"],
+               "lfw_accuracy": report.mean_accuracy, "lfw_std": report.std_accuracy, "auc": report.auc, "tar_1e-3": report.tar_at_far[1e-3], "tar_1e-2": report.tar_at_far[1e-2],
+               "rank1": osr.rank1, "fnir_at_fpir_1%": osr.fnir_at_fpir[1e-2][1]}
+        rows.append(row)
+        table.add_row(run.name, row["loss"], row["miner"], f"{row['distill']:g}", str(row["steps"]), f"{report.mean_accuracy:.2%} ± {report.std_accuracy:.2%}", f"{report.auc:.4f}",
+                      f"{row['tar_1e-3']:.1%}", f"{row['tar_1e-2']:.1%}", f"{osr.rank1:.1%}", f"{row['fnir_at_fpir_1%']:.1%}")
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ablation.json").write_text(json.dumps(rows, indent=2))
+    console.print(f"wrote {out / 'ablation.json'}")
+
+
 def calibrate_cmd(
     model_a: Path,
     model_b: Path,
