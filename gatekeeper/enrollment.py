@@ -55,8 +55,8 @@ class PersonResult:
     reason: str | None = None
 
 
-class DuplicatePersonError(ValueError):
-    pass
+class _Refused(Exception):
+    """Raised inside an enrollment transaction to roll it back."""
 
 
 class Enrollment:
@@ -122,16 +122,19 @@ class Enrollment:
         if not accepted:
             result.reason = "no usable photo"
             return result
-        with self.sessions.begin() as session:
-            person = session.get(Person, person_id)
-            kept = [self.codec.decode(p.embedding) for p in person.photos] if (person and extend) else []
-            vector = person_vector(kept + [p.embedding for p in accepted])
-            clash = self._lookalike(person_id, vector)
-            if clash and not force:
-                result.reason = f"looks like already-enrolled {clash[0]!r} (similarity {clash[1]:.3f}); use --force if they are different people"
-                return result
-            vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
-            generation = bump_generation(session)
+        try:
+            with self.sessions.begin() as session:
+                generation = bump_generation(session)  # first: the write lock (see its docstring)
+                person = session.get(Person, person_id)
+                kept = [self.codec.decode(p.embedding) for p in person.photos] if (person and extend) else []
+                vector = person_vector(kept + [p.embedding for p in accepted])
+                clash = self._lookalike(person_id, vector)
+                if clash and not force:
+                    raise _Refused(f"looks like already-enrolled {clash[0]!r} (similarity {clash[1]:.3f}); use --force if they are different people")
+                vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
+        except _Refused as refused:  # rolled back: the generation did not move
+            result.reason = str(refused)
+            return result
         self._index_follows(generation, vector_id, person_id, vector)
         result.enrolled = True
         return result
@@ -156,12 +159,15 @@ class Enrollment:
         return self.gallery()
 
     def remove(self, person_id: str) -> bool:
-        with self.sessions.begin() as session:
-            person = session.get(Person, person_id)
-            if person is None:
-                return False
-            session.delete(person)
-            bump_generation(session)
+        try:
+            with self.sessions.begin() as session:
+                bump_generation(session)  # first: the write lock
+                person = session.get(Person, person_id)
+                if person is None:
+                    raise _Refused(person_id)
+                session.delete(person)
+        except _Refused:
+            return False
         self.gallery()
         return True
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, Integer, String, cast, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.storage.models import Meta
@@ -72,11 +72,15 @@ def gallery_generation(session: Session) -> int:
 
 
 def bump_generation(session: Session) -> int:
-    """Called inside every transaction that changes who is enrolled; the index follows it."""
-    row = session.execute(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update()).scalar_one_or_none()
-    value = (int(row.value) if row else 0) + 1
-    if row is None:
-        session.add(Meta(key=GENERATION_KEY, value=str(value)))
-    else:
-        row.value = str(value)
-    return value
+    """Called FIRST in every transaction that changes who is enrolled; the index follows it.
+
+    Being a write, it takes the database's write lock before anything is read: concurrent
+    enrollments queue here (a PostgreSQL row lock; SQLite's writer lock, waited for through the
+    busy timeout) instead of both reading the same next vector id, or SQLite failing a read
+    transaction that later wants to write.
+    """
+    session.execute(
+        update(Meta).where(Meta.key == GENERATION_KEY).values(value=cast(cast(Meta.value, Integer) + 1, String)),
+        execution_options={"synchronize_session": False},
+    )
+    return int(session.execute(select(Meta.value).where(Meta.key == GENERATION_KEY)).scalar_one())
