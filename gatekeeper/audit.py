@@ -180,6 +180,11 @@ class AuditLog:
                 anchor.value = old.row_hash
         return int(count), snapshots
 
+    def snapshots_older_than(self, cutoff: datetime) -> list[str]:
+        with self.sessions() as session:
+            stmt = select(AuditEvent.snapshot).where(AuditEvent.at < _utc(cutoff), AuditEvent.snapshot.is_not(None))
+            return list(session.execute(stmt).scalars())
+
     def snapshots_of(self, person_id: str) -> list[str]:
         with self.sessions() as session:
             stmt = select(AuditEvent.snapshot).where(AuditEvent.person_id == person_id, AuditEvent.snapshot.is_not(None))

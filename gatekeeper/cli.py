@@ -295,8 +295,12 @@ def audit_purge(older_than: Annotated[str, typer.Option(help="age like 90d, or a
     from gatekeeper.privacy import delete_snapshots
 
     cutoff = _when(older_than)
-    n, snapshots = _app().audit.purge(cutoff)
-    deleted, failures = delete_snapshots(snapshots)
+    gk = _app()
+    # Files before rows, so a crash part-way never leaves a face image no row points to.
+    deleted, failures = delete_snapshots(gk.audit.snapshots_older_than(cutoff))
+    n, snapshots = gk.audit.purge(cutoff)
+    late, late_failures = delete_snapshots(snapshots)
+    deleted, failures = deleted + late, failures + late_failures
     console.print(f"purged {n} rows older than {cutoff:%Y-%m-%d %H:%M} UTC and {deleted} snapshots")
     for failure in failures:
         err.print(f"[red]snapshot not deleted:[/red] {failure}")

@@ -39,10 +39,14 @@ def delete_snapshots(paths: Iterable[str]) -> tuple[int, list[str]]:
 
 
 def anonymise_person(audit: AuditLog, person_id: str, reason: str) -> ForgetReport:
-    """Clear the person from their audit rows and delete the snapshots those rows pointed at."""
+    """Clear the person from their audit rows and delete the snapshots those rows pointed at.
+
+    Files go first: a crash part-way then leaves rows pointing at deleted files, never a face
+    image that no row points to any more."""
+    deleted, failures = delete_snapshots(audit.snapshots_of(person_id))
     result = audit.anonymise(person_id, reason)
-    deleted, failures = delete_snapshots(result.snapshots + audit.snapshots_of(person_id))
-    return ForgetReport(False, deleted, result.rows, result.legacy_rows, failures)
+    late, late_failures = delete_snapshots(result.snapshots)  # written by a door meanwhile
+    return ForgetReport(False, deleted + late, result.rows, result.legacy_rows, failures + late_failures)
 
 
 def forget_person(enrollment: Enrollment, audit: AuditLog, person_id: str, anonymise: bool = False, reason: str = "person removed") -> ForgetReport:
