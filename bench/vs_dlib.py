@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from frame_latency import door_frames  # noqa: E402
 
 from gatekeeper.align import align_face  # noqa: E402
+from gatekeeper.config import Settings  # noqa: E402
 from gatekeeper.detect import FaceDetector  # noqa: E402
 from gatekeeper.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.pipeline import door_profile  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
@@ -65,7 +67,7 @@ def frame_times(frames: list[np.ndarray]) -> dict[str, float]:
     import face_recognition
 
     torch.set_num_threads(2)
-    detector, encoder = FaceDetector(), FaceEncoder()
+    detector, encoder = FaceDetector.from_profile(door_profile(Settings())), FaceEncoder()  # as the daemon runs
 
     def ours(frame: np.ndarray) -> int:
         faces = [f for f in detector.detect(frame) if f.score >= 0.9]
