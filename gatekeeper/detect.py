@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import facenet_pytorch.models.utils.detect_face as mtcnn_stages
 import numpy as np
 import torch
 from facenet_pytorch import MTCNN
@@ -32,6 +33,27 @@ class FaceDetection:
     @property
     def centre(self) -> np.ndarray:
         return np.array([(self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2])
+
+
+_TORCH_AREA_RESAMPLE = mtcnn_stages.imresample
+
+
+def _opencv_area_resample(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """MTCNN's resampling of pyramid levels and candidate crops, done by OpenCV's INTER_AREA: the
+    same area average as torch's adaptive pooling when shrinking, and several times faster on a
+    CPU, where the per-crop torch calls were a third of the detector's time."""
+    frames = images.permute(0, 2, 3, 1).contiguous().numpy()
+    out = np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_AREA) for f in frames])
+    return torch.from_numpy(out.reshape(len(frames), size[0], size[1], -1)).permute(0, 3, 1, 2)
+
+
+def use_opencv_resampling(enabled: bool = True) -> None:
+    """facenet-pytorch looks ``imresample`` up at call time; the product always enables this
+    (below), the latency benchmark switches it to show its effect."""
+    mtcnn_stages.imresample = _opencv_area_resample if enabled else _TORCH_AREA_RESAMPLE
+
+
+use_opencv_resampling()
 
 
 @dataclass(frozen=True)
