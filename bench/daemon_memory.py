@@ -1,8 +1,9 @@
 """Memory over a long daemon run: RSS after the first 500 frames and after 10,000.
 
-Frames are door-camera frames built from dataset photos (or the demo portraits), some with an
-enrolled person, some with strangers, some empty, fed through the daemon's real per-frame path
-(detect -> ... -> audit) with the log-only actuator.
+Frames are door-camera frames built from dataset photos (or the demo portraits) as visits: one
+person (ten of the forty faces are enrolled staff) for 6 frames, then an empty doorway for 20, fed
+through the daemon's real per-frame path (detect -> ... -> decide -> actuate -> audit) with the
+log-only actuator, on a 15 fps replay clock.
 
     python bench/daemon_memory.py               # 10,000 frames
     python bench/daemon_memory.py --quick       # 200 frames
@@ -36,6 +37,15 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def visits(faces: list[np.ndarray], total: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """People walking up one at a time: 6 frames of a face, then 20 of an empty doorway."""
+    empty = np.full((480, 640, 3), 110, np.uint8)
+    frames: list[np.ndarray] = []
+    while len(frames) < total:
+        frames += [faces[int(rng.integers(len(faces)))]] * 6 + [empty] * 20
+    return frames[:total]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000)
@@ -55,11 +65,10 @@ def main() -> None:
 
                 enrolled.enroll(f"staff-{i}", f"Staff {i}", [PhotoResult(f"frame-{i}", embedding=face[0].embedding)], force=True)
         daemon = gk.daemon(LogOnlyActuator())
-        rng = np.random.default_rng(0)
         started = time.perf_counter()
         marks = {}
-        for n in range(1, total + 1):
-            daemon.process_frame(pool[int(rng.integers(len(pool)))], now=n / 15.0)
+        for n, frame in enumerate(visits(pool[:40], total, np.random.default_rng(0)), 1):
+            daemon.process_frame(frame, now=n / 15.0)
             if n in (checkpoint, total):
                 marks[n] = rss_mib()
         seconds = time.perf_counter() - started
