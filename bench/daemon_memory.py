@@ -1,7 +1,7 @@
 """Memory over a long daemon run: RSS after the first 500 frames and after 10,000.
 
 Frames are door-camera frames built from dataset photos (or the demo portraits) as visits: one
-person (ten of the forty faces are enrolled staff) for 6 frames, then an empty doorway for 20, fed
+person (ten of the forty faces are enrolled staff) for 6 frames, then an empty doorway for 30, fed
 through the daemon's real per-frame path (detect -> ... -> decide -> actuate -> audit) with the
 log-only actuator, on a 15 fps replay clock.
 
@@ -38,11 +38,11 @@ def rss_mib() -> float:
 
 
 def visits(faces: list[np.ndarray], total: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """People walking up one at a time: 6 frames of a face, then 20 of an empty doorway."""
+    """People walking up one at a time: 6 frames of a face, then 2 s of empty doorway (a new track)."""
     empty = np.full((480, 640, 3), 110, np.uint8)
     frames: list[np.ndarray] = []
     while len(frames) < total:
-        frames += [faces[int(rng.integers(len(faces)))]] * 6 + [empty] * 20
+        frames += [faces[int(rng.integers(len(faces)))]] * 6 + [empty] * 30
     return frames[:total]
 
 

