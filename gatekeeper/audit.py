@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.storage.models import AuditEvent, Meta
@@ -171,7 +171,7 @@ class AuditLog:
                 return 0, []
             # Purge a contiguous prefix by id, so the chain stays one unbroken run.
             prefix = AuditEvent.event_id <= old.event_id
-            snapshots = list(session.execute(select(AuditEvent.snapshot).where(prefix, AuditEvent.snapshot.is_not(None))).scalars())
+            snapshots = _snapshot_paths(session, prefix)
             count = session.execute(delete(AuditEvent).where(prefix)).rowcount
             anchor = session.get(Meta, ANCHOR_KEY)
             if anchor is None:
@@ -182,13 +182,11 @@ class AuditLog:
 
     def snapshots_older_than(self, cutoff: datetime) -> list[str]:
         with self.sessions() as session:
-            stmt = select(AuditEvent.snapshot).where(AuditEvent.at < _utc(cutoff), AuditEvent.snapshot.is_not(None))
-            return list(session.execute(stmt).scalars())
+            return _snapshot_paths(session, AuditEvent.at < _utc(cutoff))
 
     def snapshots_of(self, person_id: str) -> list[str]:
         with self.sessions() as session:
-            stmt = select(AuditEvent.snapshot).where(AuditEvent.person_id == person_id, AuditEvent.snapshot.is_not(None))
-            return list(session.execute(stmt).scalars())
+            return _snapshot_paths(session, AuditEvent.person_id == person_id)
 
     def anonymise(self, person_id: str, reason: str) -> Anonymisation:
         """Clear the person and snapshot from their rows; decisions, times and scores stay.
@@ -198,8 +196,8 @@ class AuditLog:
         """
         named = (AuditEvent.person_id == person_id) & AuditEvent.personal_digest.is_not(None)
         with self.sessions.begin() as session:
-            snapshots = list(session.execute(select(AuditEvent.snapshot).where(named, AuditEvent.snapshot.is_not(None))).scalars())
-            legacy = len(session.execute(select(AuditEvent.event_id).where(AuditEvent.person_id == person_id, AuditEvent.personal_digest.is_(None))).all())
+            snapshots = _snapshot_paths(session, named)
+            legacy = session.execute(select(func.count()).where(AuditEvent.person_id == person_id, AuditEvent.personal_digest.is_(None))).scalar_one()
             cleared = session.execute(update(AuditEvent).where(named).values(person_id=None, snapshot=None, personal_salt=None, anonymised_at=datetime.now(timezone.utc))).rowcount
         if cleared or legacy:
             self.record(door_id="admin", decision="anonymised", detail=f"{cleared} rows anonymised on request ({reason})"[:1000])
@@ -209,6 +207,11 @@ class AuditLog:
     def _anchor(session: Session) -> str:
         row = session.get(Meta, ANCHOR_KEY)
         return row.value if row else GENESIS
+
+
+def _snapshot_paths(session: Session, rows: ColumnElement[bool]) -> list[str]:
+    """The snapshot files that the rows matching ``rows`` point at."""
+    return list(session.execute(select(AuditEvent.snapshot).where(rows, AuditEvent.snapshot.is_not(None))).scalars())
 
 
 def as_dict(row: AuditEvent) -> dict[str, object]:

@@ -153,9 +153,13 @@ def _forget_summary(report) -> None:  # type: ignore[no-untyped-def]
     console.print(f"snapshots deleted: {report.snapshots_deleted}; audit rows anonymised: {report.audit_rows_anonymised}")
     if report.audit_rows_left_named:
         err.print(f"[yellow]{report.audit_rows_left_named} audit rows predate anonymisable rows (schema 0002) and keep the name; `audit purge` removes them")
-    for failure in report.snapshot_failures:
+    _fail_on_snapshot_failures(report.snapshot_failures)
+
+
+def _fail_on_snapshot_failures(failures: list[str]) -> None:
+    for failure in failures:
         err.print(f"[red]snapshot not deleted:[/red] {failure}")
-    if report.snapshot_failures:
+    if failures:
         raise typer.Exit(1)
 
 
@@ -292,20 +296,12 @@ def audit_verify() -> None:
 @audit_app.command("purge")
 def audit_purge(older_than: Annotated[str, typer.Option(help="age like 90d, or an ISO time")]) -> None:
     """Delete old rows and their snapshots (retention); the remaining chain stays verifiable."""
-    from gatekeeper.privacy import delete_snapshots
+    from gatekeeper.privacy import purge_audit
 
     cutoff = _when(older_than)
-    gk = _app()
-    # Files before rows, so a crash part-way never leaves a face image no row points to.
-    deleted, failures = delete_snapshots(gk.audit.snapshots_older_than(cutoff))
-    n, snapshots = gk.audit.purge(cutoff)
-    late, late_failures = delete_snapshots(snapshots)
-    deleted, failures = deleted + late, failures + late_failures
+    n, deleted, failures = purge_audit(_app().audit, cutoff)
     console.print(f"purged {n} rows older than {cutoff:%Y-%m-%d %H:%M} UTC and {deleted} snapshots")
-    for failure in failures:
-        err.print(f"[red]snapshot not deleted:[/red] {failure}")
-    if failures:
-        raise typer.Exit(1)
+    _fail_on_snapshot_failures(failures)
 
 
 @audit_app.command("anonymise")
@@ -316,9 +312,7 @@ def audit_anonymise(
     """Clear a person (id and snapshots) from their audit rows; decisions and times stay, the chain verifies."""
     from gatekeeper.privacy import anonymise_person
 
-    gk = _app()
-    report = anonymise_person(gk.audit, person, reason)
-    _forget_summary(report)
+    _forget_summary(anonymise_person(_app().audit, person, reason))
 
 
 # -- config, demo -----------------------------------------------------------------------------

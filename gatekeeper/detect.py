@@ -66,8 +66,8 @@ class DetectorProfile:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)  # P/R/O-net: fewer candidates when higher
 
 
-# Enrollment and `verify` photos: thorough (MTCNN's own defaults), faces down to 64 px, large photos
-# kept large. The training caches were built with this profile too (min face 40, long side 640).
+# Enrollment and `verify` photos: thorough (MTCNN's own thresholds and pyramid, as the training
+# caches used, with min face 40 and long side 640 there), faces down to 64 px, large photos kept large.
 PHOTO_PROFILE = DetectorProfile(min_face_px=64, max_side=1024)
 
 

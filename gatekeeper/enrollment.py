@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 import multiprocessing as mp
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 

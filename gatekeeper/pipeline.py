@@ -6,7 +6,6 @@ way wherever it comes from.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,18 +46,9 @@ class FacePipeline:
         self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
         # Door frames need speed and hold faces of a known size; photos may be anything.
         self.door_detector = FaceDetector.from_profile(door_profile(settings))
-        self._per_thread = threading.local()
+        self.photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
         self.door_gate = QualityGate(settings)
         self.enroll_gate = QualityGate(settings, settings.min_enroll_inter_eye_px)
-
-    @property
-    def photo_detector(self) -> FaceDetector:
-        """One per thread: enrollment embeds photos on several threads, and MTCNN keeps per-call
-        state (its minimum face size follows each image's downscale factor)."""
-        detector = getattr(self._per_thread, "photo_detector", None)
-        if detector is None:
-            detector = self._per_thread.photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
-        return detector
 
     def analyse(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
         """Every face in a door-camera frame, largest first; usable ones carry an embedding."""

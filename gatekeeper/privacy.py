@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from gatekeeper.audit import AuditLog
@@ -53,7 +54,15 @@ def forget_person(enrollment: Enrollment, audit: AuditLog, person_id: str, anony
     """Remove the person's vectors and snapshots; with ``anonymise`` also their name in the log."""
     removed = enrollment.remove(person_id)
     if anonymise:
-        report = anonymise_person(audit, person_id, reason)
-        return ForgetReport(removed, report.snapshots_deleted, report.audit_rows_anonymised, report.audit_rows_left_named, report.snapshot_failures)
+        return replace(anonymise_person(audit, person_id, reason), removed=removed)
     deleted, failures = delete_snapshots(audit.snapshots_of(person_id))
     return ForgetReport(removed, deleted, snapshot_failures=failures)
+
+
+def purge_audit(audit: AuditLog, older_than: datetime) -> tuple[int, int, list[str]]:
+    """Retention: delete old rows and their snapshots, files first (as for anonymisation).
+    Returns rows purged, snapshots deleted, and "path: reason" for files that stay."""
+    deleted, failures = delete_snapshots(audit.snapshots_older_than(older_than))
+    rows, snapshots = audit.purge(older_than)  # may reach past the cut-off: a contiguous prefix
+    late, late_failures = delete_snapshots(snapshots)
+    return rows, deleted + late, failures + late_failures
