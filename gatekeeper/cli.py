@@ -233,7 +233,10 @@ def _when(text: str | None) -> datetime | None:
     if text[-1] in "dhm" and text[:-1].isdigit():
         unit = {"d": "days", "h": "hours", "m": "minutes"}[text[-1]]
         return datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither an age like 90d / 12h / 30m nor an ISO time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -312,7 +315,10 @@ def audit_anonymise(
     """Clear a person (id and snapshots) from their audit rows; decisions and times stay, the chain verifies."""
     from gatekeeper.privacy import anonymise_person
 
-    _forget_summary(anonymise_person(_app().audit, person, reason))
+    report = anonymise_person(_app().audit, person, reason)
+    if not report.audit_rows_anonymised and not report.audit_rows_left_named:
+        _fail(f"no audit rows name {person!r}; nothing anonymised")
+    _forget_summary(report)
 
 
 # -- config, demo -----------------------------------------------------------------------------

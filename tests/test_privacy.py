@@ -88,3 +88,13 @@ def test_purge_deletes_the_snapshots_of_purged_rows(make_app, settings, tmp_path
     assert result.exit_code == 0 and "purged 2 rows" in result.output and "2 snapshots" in result.output, result.output
     assert not any(Path(r.snapshot).exists() for r in rows)
     assert gk.audit.verify() == []
+
+
+def test_cli_refuses_unknown_person_and_bad_ages(make_app, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    gk, rows = _door_with_snapshots(make_app, settings, tmp_path)
+    env = {"GATEKEEPER_DATA_DIR": str(settings.data_dir)}
+    unknown = CliRunner().invoke(cli, ["audit", "anonymise", "--person", "nobody", "--reason", "typo"], env=env)
+    assert unknown.exit_code == 1 and "no audit rows name 'nobody'" in unknown.output
+    bad_age = CliRunner().invoke(cli, ["audit", "purge", "--older-than", "ninety days"], env=env)
+    assert bad_age.exit_code == 2 and "neither an age" in bad_age.output
+    assert len(gk.audit.query(AuditFilter())) == 2 and all(Path(r.snapshot).is_file() for r in rows)  # nothing touched
