@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Encoder ablation (issue #2): the same short budget for each objective, all trained with the
-# cross-validation holdout A (never sees LFW folds 1-5 nor CelebA half A), then scored on what
-# they never saw:  gatekeeper eval ablation runs/abl-*
+# DoorNet v2 ablation (issue #10): the port as-is against fine-tuning arms with the same budget,
+# all trained with the cross-validation holdout A (never sees LFW folds 1-5 nor CelebA half A),
+# then scored on what they never saw:  gatekeeper eval ablation runs/v2-abl-*
 #
-#   bash bench/encoder_ablation.sh [EPOCHS] [STEPS]     # default 4 x 170 steps per arm
+#   bash bench/encoder_ablation.sh [STEPS]      # default 600 steps of 32 identities x 4 photos
 #
-# Two arms train at a time, one thread each (a 2-core machine); on a GPU box they use CUDA.
+# Needs the face caches (`gatekeeper train cache`) and the port (`gatekeeper train port`). Two arms
+# train at a time, one thread each (a 2-core machine).
 set -euo pipefail
-EPOCHS=${1:-4}
-STEPS=${2:-170}
+STEPS=${1:-600}
 arms=(
-  "abl-bh-distill --loss triplet --miner batch-hard --distill 1"
-  "abl-bh         --loss triplet --miner batch-hard --distill 0"
-  "abl-sh-distill --loss triplet --miner semi-hard  --distill 1"
-  "abl-sh         --loss triplet --miner semi-hard  --distill 0"
-  "abl-ntxent-distill --loss ntxent --distill 1"
+  "v2-abl-bh-keep --miner batch-hard --keep-close 1"
+  "v2-abl-bh      --miner batch-hard --keep-close 0"
+  "v2-abl-sh-keep --miner semi-hard  --keep-close 1"
+  "v2-abl-sh      --miner semi-hard  --keep-close 0"
 )
 printf '%s\n' "${arms[@]}" | xargs -P 2 -I{} sh -c \
-  'set -- {}; name=$1; shift; gatekeeper train run --name "$name" --holdout A --epochs '"$EPOCHS"' --steps '"$STEPS"' --threads 1 "$@" > "runs-$name.log" 2>&1 && echo "done $name"'
+  'set -- {}; name=$1; shift; gatekeeper train run --name "$name" --holdout A --steps '"$STEPS"' --threads 1 "$@" > "runs-$name.log" 2>&1 && echo "done $name"'
+gatekeeper eval ablation runs/v2-abl-*

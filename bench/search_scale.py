@@ -39,14 +39,13 @@ def real_embeddings() -> np.ndarray | None:
     from gatekeeper.encoder import FaceEncoder
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.recipes import cache_root
-    from gatekeeper.training.train import embed_crops
 
     try:
         caches = [load_cache(cache_root() / name) for name in ("lfw", "celeba")]
     except FileNotFoundError:
         return None
-    net = FaceEncoder().net
-    return np.concatenate([embed_crops(net, c.crops[c.detected], net.input_size) for c in caches])
+    encoder = FaceEncoder()
+    return np.concatenate([encoder.embed(c.crops[c.detected]) for c in caches])
 
 
 def timed_queries(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> dict[str, float]:

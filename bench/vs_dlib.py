@@ -4,9 +4,9 @@
    with 1 and 2 threads (torch threads; dlib's descriptor runs on one core either way).
 2. Per-frame end to end on the same 640x480 door frames: gatekeeper (MTCNN + align + DoorNet)
    vs face_recognition (HOG detector + 5-point shape + descriptor).
-3. LFW 10-fold accuracy for both: gatekeeper's cross-validated figure (models/reports/lfw.json,
-   from `gatekeeper eval lfw`), dlib's from its descriptors of the same cached faces (MTCNN box ->
-   dlib 5-point shape -> descriptor), scored with the same protocol code.
+   Both idle and with one CPU-bound neighbour process (bench/load.py), the systems alternating
+   frame by frame so the load hits both alike.
+LFW accuracy of both whole pipelines is bench/lfw_pipelines.py.
 
 Needs the `bench` extra (dlib-bin, face-recognition-models) and `face_recognition` installed with
 --no-deps (its own dependency on source-built dlib is what dlib-bin replaces).
@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frame_latency import door_frames  # noqa: E402
 
+from load import busy_neighbour  # noqa: E402
+
 from gatekeeper.align import align_face  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
-from gatekeeper.detect import FaceDetector  # noqa: E402
-from gatekeeper.encoder import FaceEncoder  # noqa: E402
-from gatekeeper.pipeline import door_profile  # noqa: E402
+from gatekeeper.pipeline import FacePipeline  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
@@ -51,71 +51,49 @@ def encode_times(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
 
     sp = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
     net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-    detector, encoder = FaceDetector(), FaceEncoder()
-    face = max(detector.detect(frames[0]), key=lambda f: f.score)
-    crop = align_face(frames[0], face.landmarks)[None]
+    pipeline = FacePipeline(Settings())
+    face = max(pipeline.photo_detector.detect(frames[0]), key=lambda f: f.score)
+    crop = align_face(frames[0], face.landmarks, pipeline.encoder.template)[None]
     rect = dlib.rectangle(*(int(v) for v in face.box))
     shape = sp(frames[0], rect)
     out = {"dlib_ms": timed(lambda: net.compute_face_descriptor(frames[0], shape), repeats)}
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        out[f"gatekeeper_{threads}t_ms"] = timed(lambda: encoder.embed(crop), repeats)
+        out[f"gatekeeper_{threads}t_ms"] = timed(lambda: pipeline.encoder.embed(crop), repeats)
     return out
 
 
-def frame_times(frames: list[np.ndarray]) -> dict[str, float]:
+def frame_times(frames: list[np.ndarray], loaded: bool) -> dict[str, float]:
+    """Both systems on the same frames, alternating frame by frame, so load hits both alike."""
     import face_recognition
 
-    torch.set_num_threads(2)
-    detector, encoder = FaceDetector.from_profile(door_profile(Settings())), FaceEncoder()  # as the daemon runs
+    pipeline = FacePipeline(Settings())  # the daemon's own stages and settings (threads included)
 
     def ours(frame: np.ndarray) -> int:
-        faces = [f for f in detector.detect(frame) if f.score >= 0.9]
-        if faces:
-            encoder.embed(np.stack([align_face(frame, f.landmarks) for f in faces]))
-        return len(faces)
+        return len([f for f in pipeline.analyse(frame) if f.usable])
 
     def theirs(frame: np.ndarray) -> int:
         boxes = face_recognition.face_locations(frame, model="hog")
         face_recognition.face_encodings(frame, boxes, model="small")
         return len(boxes)
 
-    result = {}
-    for name, fn in (("gatekeeper", ours), ("face_recognition", theirs)):
+    systems = (("gatekeeper", ours), ("face_recognition", theirs))
+    times: dict[str, list[float]] = {name: [] for name, _ in systems}
+    found = dict.fromkeys(times, 0)
+    for _, fn in systems:
         fn(frames[0])
-        t, found = [], 0
+    with busy_neighbour(1 if loaded else 0):
         for frame in frames:
-            s = time.perf_counter()
-            found += fn(frame) > 0
-            t.append((time.perf_counter() - s) * 1000)
+            for name, fn in systems:
+                s = time.perf_counter()
+                found[name] += fn(frame) > 0
+                times[name].append((time.perf_counter() - s) * 1000)
+    result = {}
+    for name, t in times.items():
         result[f"{name}_p50_ms"] = float(np.percentile(t, 50))
         result[f"{name}_p95_ms"] = float(np.percentile(t, 95))
-        result[f"{name}_face_found"] = found / len(frames)
+        result[f"{name}_face_found"] = found[name] / len(frames)
     return result
-
-
-def lfw_accuracy() -> dict[str, object]:
-    from gatekeeper.training.facecache import load_cache
-    from gatekeeper.training.lfw import ten_fold_report
-    from gatekeeper.training.recipes import cache_root, lfw_pairs
-
-    out: dict[str, object] = {}
-    ours = Path("models/reports/lfw.json")
-    if ours.is_file():
-        out["gatekeeper"] = json.loads(ours.read_text())
-    cache_dir = cache_root() / "lfw"
-    if cache_dir.is_dir():
-        cache, pairs = load_cache(cache_dir), lfw_pairs()
-        where = {p: i for i, p in enumerate(cache.paths.tolist())}
-        t = cache.teacher
-        left, right = np.array([where[p] for p in pairs.left]), np.array([where[p] for p in pairs.right])
-        ok = np.isfinite(t[left]).all(1) & np.isfinite(t[right]).all(1)
-        # dlib's descriptors are compared by Euclidean distance: negate it so larger = more similar.
-        scores = -np.linalg.norm(t[left] - t[right], axis=1)
-        scores[~ok] = -10.0
-        report = ten_fold_report(scores, pairs.same, pairs.fold)
-        out["dlib"] = {"accuracy_mean": report.mean_accuracy, "accuracy_std": report.std_accuracy, "tar_at_far_1e-3": report.tar_at_far[1e-3], "auc": report.auc, "pairs_without_descriptor": int((~ok).sum())}
-    return out
 
 
 def main() -> None:
@@ -133,13 +111,13 @@ def main() -> None:
     frames = door_frames(4 if args.quick else args.frames)
     enc = encode_times(frames, 3 if args.quick else 50)
     print(f"per-face encode: dlib {enc['dlib_ms']:.1f} ms | gatekeeper {enc['gatekeeper_1t_ms']:.2f} ms (1 thread), {enc['gatekeeper_2t_ms']:.2f} ms (2 threads) | ratio {enc['gatekeeper_1t_ms'] / enc['dlib_ms']:.3f} / {enc['gatekeeper_2t_ms'] / enc['dlib_ms']:.3f}")
-    fr = frame_times(frames)
-    print(f"per frame (640x480, detect+encode): gatekeeper p50 {fr['gatekeeper_p50_ms']:.1f} / p95 {fr['gatekeeper_p95_ms']:.1f} ms | face_recognition p50 {fr['face_recognition_p50_ms']:.1f} / p95 {fr['face_recognition_p95_ms']:.1f} ms | speed-up x{fr['face_recognition_p50_ms'] / fr['gatekeeper_p50_ms']:.1f}")
-    acc = lfw_accuracy()
-    for name, figures in acc.items():
-        print(f"LFW 10-fold {name}: {figures['accuracy_mean']:.2%} ± {figures['accuracy_std']:.2%}, TAR@FAR1e-3 {figures['tar_at_far_1e-3']:.2%}")
+    fr = {}
+    for condition, loaded in (("idle", False), ("loaded", True)):
+        fr[condition] = r = frame_times(frames, loaded)
+        print(f"per frame, {condition:<6} (640x480, detect+align+quality+encode): gatekeeper p50 {r['gatekeeper_p50_ms']:.1f} / p95 {r['gatekeeper_p95_ms']:.1f} ms | "
+              f"face_recognition p50 {r['face_recognition_p50_ms']:.1f} / p95 {r['face_recognition_p95_ms']:.1f} ms | p95 ratio x{r['face_recognition_p95_ms'] / r['gatekeeper_p95_ms']:.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"encode": enc, "frames": fr, "lfw": acc}, indent=2))
+    args.out.write_text(json.dumps({"encode": enc, "frames": fr, "threads": Settings().threads}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -100,6 +100,22 @@ def _print_enrollment(results) -> None:  # type: ignore[no-untyped-def]
 
 
 # -- people ---------------------------------------------------------------------------------
+@app.command()
+def migrate() -> None:
+    """Re-embed every enrolled person with the configured model (after a model change).
+
+    One transaction: a running door sees the old gallery or the new one, never a mix. Exit 1 when
+    someone cannot be migrated (enrolled before face crops were kept): nothing is changed then."""
+    from gatekeeper.migration import migrate_gallery
+
+    gk = _app()
+    report = migrate_gallery(gk.enrollment)
+    if not report.complete:
+        _fail(f"nothing changed: {len(report.without_crops)} people were enrolled before face crops were kept and must be "
+              f"re-enrolled from photos: {', '.join(report.without_crops[:20])}", 1)
+    console.print(f"migrated {len(report.migrated)} people to {report.model_version}; {len(report.already_current)} already on it")
+
+
 @people_app.command("list")
 def people_list() -> None:
     from sqlalchemy import select

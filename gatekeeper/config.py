@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     template_key_file: Path | None = Field(None, description="Fernet key file: encrypt embeddings at rest")
 
     # Encoder and detector
-    model: str = "doornet-v1"
+    model: str = "doornet-v2"
     threads: int = Field(2, description="torch threads per pipeline")
     enroll_workers: int = Field(2, description="processes embedding photos side by side during enrollment")
     # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Decision (None = the model card's calibrated value)
     match_threshold: float | None = None
     min_margin: float | None = None
+    # fusion: match each track's quality-weighted mean embedding of its last votes_window frames;
+    # vote: match each frame alone. Either way the same person must win votes_needed of them.
+    decision_rule: Literal["fusion", "vote"] = "fusion"
     votes_needed: int = 2
     votes_window: int = 3
     cooldown_s: float = 10.0

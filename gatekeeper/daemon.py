@@ -28,7 +28,7 @@ from gatekeeper.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.database import gallery_generation
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
-from gatekeeper.track import FaceTracker
+from gatekeeper.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
 REPLAY_FPS = 15.0  # replayed files run on a synthetic clock, so votes and cooldowns are repeatable
@@ -57,6 +57,8 @@ class DoorDaemon:
         self.gallery: GalleryIndex = self._load_gallery()
         self._checked_at = time.monotonic()
         self._last_unknown_log = float("-inf")
+        self._stale: str | None = None  # why the gallery in memory is not known to be current
+        self._last_stale_log = float("-inf")
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, source: FrameSource, stop: threading.Event) -> DaemonStats:
@@ -88,11 +90,14 @@ class DoorDaemon:
 
     # -- one frame --------------------------------------------------------------------------
     def _decide_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
+        if self._stale is not None:
+            return self._refuse_stale()
         faces = self.pipeline.analyse(frame)
         self.stats.faces += len(faces)
         tracks = self.tracker.update([f.detection.box for f in faces], now)
-        usable = [f for f in faces if f.usable]
-        matches = dict(zip(map(id, usable), self.gallery.search(np.stack([f.embedding for f in usable]), k=2))) if usable else {}
+        usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
+        queries = [self._query(f, t) for f, t in usable]
+        matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
         verdicts: list[tuple[Verdict, AnalysedFace]] = []
         for face, track in zip(faces, tracks):
             candidates = matches.get(id(face), [])
@@ -104,6 +109,14 @@ class DoorDaemon:
         for verdict, face in verdicts:
             self._act_and_audit(verdict, face, frame)
         return [v for v, _ in verdicts]
+
+    def _query(self, face: AnalysedFace, track: Track) -> np.ndarray:
+        """What is matched: the track's fused embedding, or this frame's alone (rule "vote")."""
+        if face.embedding is None:  # cannot happen for a usable face; if it does, fail closed
+            raise RuntimeError("usable face without an embedding")
+        if self.settings.decision_rule == "vote":
+            return face.embedding
+        return track.fused(face.embedding, face.quality.weight(self.settings.min_inter_eye_px), self.settings.votes_window)
 
     def _tailgating(self, verdicts: list[tuple[Verdict, AnalysedFace]], faces: list[AnalysedFace], matches: dict) -> list[tuple[Verdict, AnalysedFace]]:  # type: ignore[type-arg]
         if self.settings.tailgating != "deny-all-if-unknown":
@@ -195,6 +208,21 @@ class DoorDaemon:
             if generation != self.gallery.generation:
                 self.gallery = self._load_gallery()
                 log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
+            if self._stale is not None:
+                log.warning("%s: gallery current again (generation %d); deciding again", self.settings.door_id, generation)
+            self._stale = None
         except Exception as exc:
-            self._error(f"gallery refresh failed: {exc}")
+            # A removal may be in the database that this memory does not have: fail closed until
+            # a refresh succeeds, rather than keep granting from a gallery that may be outdated.
+            if self._stale is None:
+                self._error(f"gallery refresh failed, everyone refused until it succeeds: {exc}")
+            self._stale = str(exc)
+
+    def _refuse_stale(self) -> list[Verdict]:
+        detail = f"gallery not verified current ({self._stale}); door kept shut"
+        now = time.monotonic()
+        if now - self._last_stale_log >= self.settings.gallery_refresh_s:
+            self._last_stale_log = now
+            self._error(detail)
+        return [Verdict(Decision.ERROR, None, None, None, detail)]
 

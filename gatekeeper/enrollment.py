@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gatekeeper.align import ENROLLMENT_KEEPSAKE, align_face
 from gatekeeper.config import Settings
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.images import ImageError, read_rgb
@@ -40,6 +42,7 @@ class PhotoResult:
     embedding: np.ndarray | None = None
     quality: dict[str, float] = field(default_factory=dict)
     sha256: str = ""
+    face_crop: bytes = b""  # JPEG of the aligned face (keepsake layout): what `migrate` re-embeds
 
     @property
     def ok(self) -> bool:
@@ -198,7 +201,8 @@ class Enrollment:
         person.model_version = self.model_version
         person.updated_at = utcnow()
         for p in accepted:
-            person.photos.append(Photo(source=p.path, sha256=p.sha256, embedding=self.codec.encode(p.embedding), model_version=self.model_version, quality=p.quality))
+            person.photos.append(Photo(source=p.path, sha256=p.sha256, embedding=self.codec.encode(p.embedding), face_crop=self.codec.seal(p.face_crop) if p.face_crop else None,
+                                       model_version=self.model_version, quality=p.quality))
         return person.vector_id
 
 
@@ -209,7 +213,23 @@ def embed_photo(pipeline: FacePipeline, path: Path) -> PhotoResult:
         face = pipeline.enrollment_face(image, path)
     except (ImageError, FaceError) as exc:
         return PhotoResult(str(path), reason=exc.reason)
-    return PhotoResult(str(path), embedding=face.embedding, quality=face.quality.as_dict(), sha256=_sha256(path))
+    keepsake = encode_keepsake(align_face(image, face.detection.landmarks, ENROLLMENT_KEEPSAKE))
+    return PhotoResult(str(path), embedding=face.embedding, quality=face.quality.as_dict(), sha256=_sha256(path), face_crop=keepsake)
+
+
+def encode_keepsake(crop_rgb: np.ndarray) -> bytes:
+    # JPEG q95: ~20 KB a photo, and re-embedding it moves an embedding by cosine < 1e-3.
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ValueError("could not encode the aligned face")
+    return jpeg.tobytes()
+
+
+def decode_keepsake(jpeg: bytes) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape[:2] != (ENROLLMENT_KEEPSAKE.size, ENROLLMENT_KEEPSAKE.size):
+        raise ValueError("stored face crop is not a readable keepsake image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 _worker_pipeline: FacePipeline | None = None

@@ -118,12 +118,21 @@ def _base_index(dim: int, vectors: np.ndarray) -> faiss.Index:
     return ivf
 
 
+class GalleryModelMismatch(ValueError):
+    """People were enrolled with another encoder: their vectors cannot be compared with this one's."""
+
+
 def rebuild_from_database(session: Session, codec: TemplateCodec, dim: int, model_version: str) -> GalleryIndex:
     generation = gallery_generation(session)
     rows = session.execute(select(Person.vector_id, Person.person_id, Person.template, Person.model_version)).all()
     current = [r for r in rows if r.model_version == model_version]
     if len(current) < len(rows):
-        log.warning("%d people were enrolled with another model version and need re-enrollment", len(rows) - len(current))
+        # Serving only part of the staff list would silently lock the others out; refuse, and say how to fix it.
+        others = sorted({r.model_version for r in rows if r.model_version != model_version})
+        raise GalleryModelMismatch(
+            f"{len(rows) - len(current)} of {len(rows)} enrolled people have templates from model {', '.join(others)}, "
+            f"but this installation runs {model_version}: run `gatekeeper migrate` to re-embed them"
+        )
     vectors = np.stack([codec.decode(r.template) for r in current]) if current else np.zeros((0, dim), np.float32)
     return GalleryIndex.build(vectors, np.array([r.vector_id for r in current]), [r.person_id for r in current], dim, generation, model_version)
 

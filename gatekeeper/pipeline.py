@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gatekeeper.align import align_face
+from gatekeeper.align import ARCFACE_112, align_face
 from gatekeeper.config import Settings
 from gatekeeper.detect import PHOTO_PROFILE, DetectorProfile, FaceDetection, FaceDetector
 from gatekeeper.encoder import FaceEncoder
@@ -30,7 +30,7 @@ class FaceError(ValueError):
 @dataclass
 class AnalysedFace:
     detection: FaceDetection
-    crop: np.ndarray  # (112, 112, 3) aligned
+    crop: np.ndarray  # aligned on the encoder's template (e.g. 150x150 for DoorNet v2)
     quality: FaceQuality
     problems: list[str]
     embedding: np.ndarray | None = None  # set only for faces that passed the quality gate
@@ -65,8 +65,10 @@ class FacePipeline:
         faces = sorted(confident, key=lambda f: f.width, reverse=True)
         analysed = []
         for det in faces:
-            crop = align_face(image_rgb, det.landmarks)
-            quality = assess(det, crop)
+            # Quality is measured on the fixed ArcFace crop, so its thresholds mean the same thing
+            # whatever encoder runs; the encoder gets the framing it was trained on.
+            quality = assess(det, align_face(image_rgb, det.landmarks, ARCFACE_112))
+            crop = align_face(image_rgb, det.landmarks, self.encoder.template)
             analysed.append(AnalysedFace(det, crop, quality, gate.problems(quality)))
         usable = [a for a in analysed if a.usable]
         if usable:

@@ -19,6 +19,12 @@ class FaceQuality:
     yaw: float  # nose offset from the eye midpoint, in inter-eye distances (0 = frontal)
     brightness: float  # mean gray level of the aligned crop
 
+    def weight(self, min_inter_eye_px: float) -> float:
+        """How much this frame counts in a track's fused embedding: confident, large, frontal
+        faces most. In (0, 1]; never 0, so a track of poor frames still has a direction."""
+        size = min(1.0, max(0.25, self.inter_eye_px / (2 * min_inter_eye_px)))
+        return max(0.05, self.detection_score * size * max(0.2, 1.0 - abs(self.yaw)))
+
     def as_dict(self) -> dict[str, float]:
         return {k: round(float(v), 3) for k, v in asdict(self).items()}
 

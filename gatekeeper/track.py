@@ -26,6 +26,16 @@ class Track:
     last_seen: float
     votes: list[str | None] = field(default_factory=list)  # per-frame winner (None = no match)
     decided: bool = False
+    evidence: list[tuple[np.ndarray, float]] = field(default_factory=list)  # recent (embedding, weight)
+
+    def fused(self, embedding: np.ndarray, weight: float, window: int) -> np.ndarray:
+        """Add this frame's embedding; return the weighted mean of the last ``window``, unit length.
+
+        Averaging the frames of one face cancels per-frame noise (blur, a half-turned head) that a
+        vote of independent per-frame matches cannot: the mean is matched once, like a template."""
+        self.evidence = (self.evidence + [(embedding, weight)])[-window:]
+        mean = sum(w * e for e, w in self.evidence)
+        return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
 
 
 class FaceTracker:

@@ -45,13 +45,14 @@ def _gatekeeper(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_broken_model_file_refuses_to_start(make_app, settings, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
     make_app(settings).sessions  # an existing database, so the model is what fails
-    weights = (MODELS_DIR / "doornet-v1.pt").read_bytes()
-    broken = tmp_path / "doornet-v1.pt"
+    weights = (MODELS_DIR / "doornet-v2.pt").read_bytes()
+    broken = tmp_path / "doornet-v2.pt"
     broken.write_bytes(os.urandom(4096) if damage == "garbage" else weights[: len(weights) // 2])
-    shutil.copy(MODELS_DIR / "doornet-v1.json", tmp_path / "doornet-v1.json")
+    shutil.copy(MODELS_DIR / "doornet-v2.json", tmp_path / "doornet-v2.json")
     done = _gatekeeper("run", "--source", str(tmp_path), env={"GATEKEEPER_DATA_DIR": str(settings.data_dir), "GATEKEEPER_MODEL": str(broken)})
     assert done.returncode == 2, done.stdout + done.stderr
-    assert f"{broken}: cannot load encoder weights" in " ".join(done.stderr.split())  # Rich may wrap the line
+    assert f"{broken}: sha256" in " ".join(done.stderr.split())  # Rich may wrap the line
+    assert "does not match its manifest" in " ".join(done.stderr.split())
     assert "UNLOCK" not in done.stdout + done.stderr
 
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect
 
-from gatekeeper.gallery import GalleryIndex, load_gallery
+from gatekeeper.gallery import GalleryIndex, GalleryModelMismatch, load_gallery
 from gatekeeper.storage.database import bump_generation, open_database
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import TemplateCodec, TemplateKeyError
@@ -64,5 +64,6 @@ def test_index_follows_generation_and_model_version(tmp_path: Path, db_url: str)
     _add_person(sessions, codec, "c", 3, vecs[2])  # another process enrolls: the file is stale
     assert GalleryIndex.load(path).generation == first.generation
     assert len(load_gallery(sessions, codec, path, 8, "m1")) == 3
-    # A new model version cannot use old vectors: they are left out until re-enrollment.
-    assert len(load_gallery(sessions, codec, path, 8, "m2")) == 0
+    # A new model version cannot use old vectors: the gallery is refused, naming the fix.
+    with pytest.raises(GalleryModelMismatch, match="gatekeeper migrate"):
+        load_gallery(sessions, codec, path, 8, "m2")

@@ -40,6 +40,9 @@ class Photo(Base):
     source: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    # The aligned face (JPEG, keepsake-272 layout, sealed like the embedding): what a model
+    # change re-embeds. NULL for photos enrolled before revision 0004.
+    face_crop: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     model_version: Mapped[str] = mapped_column(String(64))
     quality: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

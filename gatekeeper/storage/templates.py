@@ -39,18 +39,24 @@ class TemplateCodec:
         return self._fernet is not None
 
     def encode(self, vector: np.ndarray) -> bytes:
-        raw = np.asarray(vector, dtype=np.float32).tobytes()
-        return _SEALED + self._fernet.encrypt(raw) if self._fernet else _PLAIN + raw
+        return self.seal(np.asarray(vector, dtype=np.float32).tobytes())
 
     def decode(self, blob: bytes) -> np.ndarray:
+        return np.frombuffer(self.unseal(blob), dtype=np.float32).copy()
+
+    def seal(self, raw: bytes) -> bytes:
+        """Any biometric bytes (an embedding, an aligned face crop) as they are stored."""
+        return _SEALED + self._fernet.encrypt(raw) if self._fernet else _PLAIN + raw
+
+    def unseal(self, blob: bytes) -> bytes:
         tag, body = blob[:4], blob[4:]
         if tag == _PLAIN:
-            return np.frombuffer(body, dtype=np.float32).copy()
+            return body
         if tag != _SEALED:
             raise TemplateKeyError("unrecognised template encoding")
         if self._fernet is None:
             raise TemplateKeyError(f"templates are encrypted: set {KEY_ENV} or template_key_file")
         try:
-            return np.frombuffer(self._fernet.decrypt(body), dtype=np.float32).copy()
+            return self._fernet.decrypt(body)
         except InvalidToken:
             raise TemplateKeyError("wrong template key: stored embeddings cannot be decrypted") from None

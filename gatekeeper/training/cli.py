@@ -17,65 +17,96 @@ console = Console()
 
 
 @train_app.command("cache")
-def train_cache(workers: int = 2, teacher: bool = True) -> None:
+def train_cache(workers: int = 2, teacher: bool = False) -> None:
     """Detect, align (and teacher-embed) every training photo once; resumable."""
     from gatekeeper.training.recipes import build_all_caches
 
     build_all_caches(workers=workers, teacher=teacher)
 
 
+@train_app.command("template")
+def train_template(photos: int = 2000) -> None:
+    """Estimate the MTCNN 5-point template of dlib's 150x150 chip (needs dlib: the train extra)."""
+    from gatekeeper.training.recipes import datasets_root, lfw_pairs
+    from gatekeeper.training.template import estimate_template
+
+    root = datasets_root() / "lfw"
+    in_pairs = lfw_pairs().identities_in_folds(set(range(10)))
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in in_pairs)
+    est = estimate_template([sorted((root / n).glob("*.jpg"))[0] for n in names][:photos])
+    console.print(f"{est.photos} chips; mean landmarks (x, y):\n{np.round(est.points, 2).tolist()}\nspread (px):\n{np.round(est.spread, 2).tolist()}")
+
+
+@train_app.command("port")
+def train_port(out: Path = Path("runs/port/model.pt")) -> None:
+    """Convert dlib's CC0 face-descriptor ResNet into FaceResNet29 weights (no dlib needed)."""
+    from gatekeeper.training.port import dlib_model_file, export_resnet29, ported_network
+
+    path = export_resnet29(ported_network(), out, out.stem, {"training": {"source": dlib_model_file().name, "fine_tuned": False}})
+    console.print(f"wrote {path} and {path.with_suffix('.json')}")
+
+
 @train_app.command("run")
 def train_run(
     name: Annotated[str, typer.Option(help="run name: runs/<name>/")],
-    holdout: Annotated[str, typer.Option(help="A, B (cross-validation halves) or none (ship)")] = "none",
-    epochs: int = 12,
-    steps: int = 200,
-    loss: Annotated[str, typer.Option(help="triplet or ntxent")] = "triplet",
+    port: Annotated[Path, typer.Option(help="the ported weights to start from (`gatekeeper train port`)")] = Path("runs/port/model.pt"),
+    holdout: Annotated[str, typer.Option(help="A, B (cross-validation halves) or none (ship)")] = "A",
+    steps: int = 600,
     miner: Annotated[str, typer.Option(help="batch-hard or semi-hard")] = "batch-hard",
-    distill: Annotated[float, typer.Option(help="teacher-term weight; 0 = triplet only")] = 1.0,
+    keep_close: Annotated[float, typer.Option(help="weight of 1 - cos(new, port); 0 = triplet only")] = 1.0,
+    lr: float = 5e-5,
+    margin: float = 0.1,
     p: int = 32,
     k: int = 4,
-    u: int = 64,
-    lr: float = 3e-3,
-    width: Annotated[int, typer.Option(help="network width (channels of the first stage)")] = 48,
     threads: int = 2,
     resume: bool = False,
     runs: Path = Path("runs"),
 ) -> None:
-    """Train DoorNet with triplet loss + online hard-negative mining; export runs/<name>/model.pt."""
-    from gatekeeper.training.batches import assemble_pool
-    from gatekeeper.training.recipes import holdout as make_holdout, lfw_pairs, load_training_caches, probe_set
-    from gatekeeper.training.train import TrainConfig, export, train
+    """Fine-tune the port's later levels with triplet loss + online hard-negative mining."""
+    from gatekeeper.training.finetune import FineTuneConfig, finetune
+    from gatekeeper.training.models import load_resnet29, training_features
+    from gatekeeper.training.port import export_resnet29
+    from gatekeeper.training.recipes import holdout as make_holdout, lfw_pairs
+    from gatekeeper.training.facecache import load_cache
+    from gatekeeper.training.recipes import cache_root
 
-    caches = load_training_caches()
-    held = make_holdout(holdout, lfw_pairs(), caches["celeba"])
-    pool = assemble_pool(caches, held.exclusions())
-    console.print(f"training on {len(pool.crops)} faces, {len(pool.by_identity)} identities with 2+ photos, {len(pool.with_teacher)} with teacher; holdout {holdout}")
-    cfg = TrainConfig(run_dir=runs / name, epochs=epochs, steps_per_epoch=steps, p=p, k=k, u=u, lr=lr, width=width, loss=loss, miner=miner, distill=distill, threads=threads, notes={"holdout": holdout, "lfw_folds_held_out": sorted(held.lfw_folds)})
-    net = train(cfg, pool, resume=resume, probe=probe_set(caches["lfw"], held.lfw_identities))
-    export(net, cfg, runs / name / "model.pt", {"holdout": holdout})
-    console.print(f"exported {runs / name / 'model.pt'}")
+    base = load_resnet29(port)
+    held = make_holdout(holdout, lfw_pairs(), load_cache(cache_root() / "celeba"))
+    data = training_features(base, held)
+    console.print(f"training on {len(data.identity)} faces of {int(data.identity.max()) + 1} identities; holdout {holdout}")
+    cfg = FineTuneConfig(run_dir=runs / name, holdout=holdout, steps=steps, miner=miner, keep_close=keep_close, lr=lr, margin=margin, p=p, k=k, threads=threads,
+                         notes={"lfw_folds_held_out": sorted(held.lfw_folds)})
+    net = finetune(cfg, base, data, resume=resume)
+    out = export_resnet29(net, runs / name / "model.pt", "model", {"holdout": holdout, "training": {"fine_tuned": True, "from": str(port), **_plain(cfg)}})
+    console.print(f"exported {out}")
 
 
-def _load_net(path: Path):  # type: ignore[no-untyped-def]
+def _plain(cfg: object) -> dict:  # type: ignore[type-arg]
+    from dataclasses import asdict
+
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}  # type: ignore[call-overload]
+
+
+def _cv_embedders(model_a: Path, model_b: Path, dataset: str) -> dict:  # type: ignore[type-arg]
     from gatekeeper.encoder import FaceEncoder
+    from gatekeeper.training.facecache import load_cache
+    from gatekeeper.training.models import encoder_embedder
+    from gatekeeper.training.recipes import cache_root
 
-    return FaceEncoder(path, threads=2).net
-
-
-def _cv_models(model_a: Path, model_b: Path) -> dict:  # type: ignore[type-arg]
-    return {"A": _load_net(model_a), "B": _load_net(model_b)}
+    cache = load_cache(cache_root() / dataset)
+    return {"A": encoder_embedder(FaceEncoder(model_a, threads=2), cache), "B": encoder_embedder(FaceEncoder(model_b, threads=2), cache)}
 
 
 @eval_app.command("lfw")
 def eval_lfw(model_a: Path, model_b: Path, out: Path = Path("reports")) -> None:
-    """LFW View 2, 10 folds, each scored by the model that never trained on it."""
+    """LFW View 2, 10 folds, each scored by the model that never trained on it (the full encoder
+    on the cached aligned crops). The unchanged port never saw LFW: pass it as both models."""
     from gatekeeper.training.evaluate import lfw_cross_validated
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.pictures import roc_png
     from gatekeeper.training.recipes import cache_root, lfw_pairs
 
-    report, _ = lfw_cross_validated(_cv_models(model_a, model_b), load_cache(cache_root() / "lfw"), lfw_pairs())
+    report, _ = lfw_cross_validated(_cv_embedders(model_a, model_b, "lfw"), load_cache(cache_root() / "lfw"), lfw_pairs())
     table = Table(title="LFW 10-fold (cross-validated)")
     for col in ("fold", "accuracy", "threshold"):
         table.add_column(col)
@@ -86,7 +117,7 @@ def eval_lfw(model_a: Path, model_b: Path, out: Path = Path("reports")) -> None:
     console.print(f"accuracy {report.mean_accuracy:.2%} ± {report.std_accuracy:.2%}  AUC {report.auc:.4f}  EER {report.eer:.2%}  TAR@FAR1e-3 {report.tar_at_far[1e-3]:.2%}  TAR@FAR1e-2 {report.tar_at_far[1e-2]:.2%}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "lfw.json").write_text(json.dumps(figures, indent=2))
-    roc_png({"DoorNet (cross-validated)": (report.roc_far, report.roc_tar)}, out / "lfw_roc.png", "LFW View 2 ROC")
+    roc_png({"DoorNet v2 (cross-validated)": (report.roc_far, report.roc_tar)}, out / "lfw_roc.png", "LFW View 2 ROC")
     console.print(f"wrote {out / 'lfw.json'} and {out / 'lfw_roc.png'}")
 
 
@@ -97,11 +128,13 @@ def _open_set_all(model_a: Path, model_b: Path):  # type: ignore[no-untyped-def]
 
     celeba = load_cache(cache_root() / "celeba")
     strangers = load_cache(cache_root() / "utkface-strangers")
-    stranger_crops = strangers.crops[strangers.detected]
-    half = len(stranger_crops) // 2
+    stranger_rows = np.flatnonzero(strangers.detected)
+    half = len(stranger_rows) // 2
+    celeba_embed, stranger_embed = _cv_embedders(model_a, model_b, "celeba"), _cv_embedders(model_a, model_b, "utkface-strangers")
     parts = []
-    for i, (group, net) in enumerate(_cv_models(model_a, model_b).items()):
-        parts.append(open_set(net, celeba, celeba_half(celeba.labels, group), stranger_crops[i * half : (i + 1) * half]))
+    for i, group in enumerate(("A", "B")):
+        rows = stranger_rows[i * half : (i + 1) * half]
+        parts.append(open_set(celeba_embed[group], celeba, celeba_half(celeba.labels, group), stranger_embed[group](rows)))
     return merge_open_set(parts)
 
 
@@ -116,31 +149,37 @@ def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports")) -> N
 
 
 @eval_app.command("ablation")
-def eval_ablation(runs: Annotated[list[Path], typer.Argument(help="run folders trained with --holdout A")], out: Path = Path("reports")) -> None:
-    """Compare objectives: each run scored on LFW folds 1-5 and CelebA half A, which it never saw."""
-    from gatekeeper.training.evaluate import lfw_cross_validated, open_set
-    from gatekeeper.training.facecache import load_cache
-    from gatekeeper.training.recipes import cache_root, celeba_half, lfw_pairs
+def eval_ablation(
+    runs: Annotated[list[Path], typer.Argument(help="run folders trained with --holdout A")],
+    port: Path = Path("runs/port/model.pt"),
+    out: Path = Path("reports"),
+) -> None:
+    """Port as-is vs fine-tuning runs, each scored on LFW folds 1-5 and CelebA half A (never seen).
 
-    lfw, pairs, celeba = load_cache(cache_root() / "lfw"), lfw_pairs(), load_cache(cache_root() / "celeba")
-    strangers = load_cache(cache_root() / "utkface-strangers")
-    stranger_crops = strangers.crops[strangers.detected][: int(strangers.detected.sum()) // 2]
-    table = Table(title="ablation: same budget, holdout A, scored on what each run never saw")
-    for col in ("run", "loss", "miner", "distill", "steps", "LFW folds 1-5", "AUC", "TAR@1e-3", "TAR@1e-2", "rank-1", "FNIR@FPIR 1%"):
+    Scored on cached trunk features: the same network as the encoder, fp16 features aside."""
+    from gatekeeper.training.evaluate import lfw_cross_validated, open_set
+    from gatekeeper.training.models import dataset_features, head_embedder, load_resnet29
+    from gatekeeper.training.recipes import celeba_half, lfw_pairs
+
+    base = load_resnet29(port)
+    (lfw, lfw_f), (celeba, celeba_f), (strangers, strangers_f) = (dataset_features(base, n) for n in ("lfw", "celeba", "utkface-strangers"))
+    stranger_rows = np.flatnonzero(strangers.detected)[: int(strangers.detected.sum()) // 2]
+    table = Table(title="ablation: holdout A, scored on what each run never saw")
+    for col in ("run", "miner", "keep-close", "steps", "LFW folds 1-5", "TAR@1e-3", "TAR@1e-2", "rank-1", "FNIR@FPIR 1%"):
         table.add_column(col)
     rows = []
-    for run in runs:
-        cfg = json.loads((run / "config.json").read_text())
-        if cfg["notes"]["holdout"] != "A":
-            raise typer.BadParameter(f"{run} was not trained with --holdout A")
-        net = _load_net(run / "model.pt")
-        report, _ = lfw_cross_validated({"A": net}, lfw, pairs)
-        osr = open_set(net, celeba, celeba_half(celeba.labels, "A"), stranger_crops)
-        row = {"run": run.name, "loss": cfg["loss"], "miner": cfg["miner"] if cfg["loss"] == "triplet" else "-", "distill": cfg["distill"], "steps": cfg["epochs"] * cfg["steps_per_epoch"],
-               "lfw_accuracy": report.mean_accuracy, "lfw_std": report.std_accuracy, "auc": report.auc, "tar_1e-3": report.tar_at_far[1e-3], "tar_1e-2": report.tar_at_far[1e-2],
+    arms = [("port (as-is)", port, None)] + [(r.name, r / "model.pt", json.loads((r / "config.json").read_text())) for r in runs]
+    for name, weights, cfg in arms:
+        if cfg is not None and cfg["holdout"] != "A":
+            raise typer.BadParameter(f"{name} was not trained with --holdout A")
+        net = load_resnet29(weights)
+        report, _ = lfw_cross_validated({"A": head_embedder(net, lfw_f)}, lfw, lfw_pairs())
+        osr = open_set(head_embedder(net, celeba_f), celeba, celeba_half(celeba.labels, "A"), head_embedder(net, strangers_f)(stranger_rows))
+        row = {"run": name, "miner": cfg["miner"] if cfg else "-", "keep_close": cfg["keep_close"] if cfg else None, "steps": cfg["steps"] if cfg else 0,
+               "lfw_accuracy": report.mean_accuracy, "lfw_std": report.std_accuracy, "tar_1e-3": report.tar_at_far[1e-3], "tar_1e-2": report.tar_at_far[1e-2],
                "rank1": osr.rank1, "fnir_at_fpir_1%": osr.fnir_at_fpir[1e-2][1]}
         rows.append(row)
-        table.add_row(run.name, row["loss"], row["miner"], f"{row['distill']:g}", str(row["steps"]), f"{report.mean_accuracy:.2%} ± {report.std_accuracy:.2%}", f"{report.auc:.4f}",
+        table.add_row(name, row["miner"], "-" if cfg is None else f"{row['keep_close']:g}", str(row["steps"]), f"{report.mean_accuracy:.2%} ± {report.std_accuracy:.2%}",
                       f"{row['tar_1e-3']:.1%}", f"{row['tar_1e-2']:.1%}", f"{osr.rank1:.1%}", f"{row['fnir_at_fpir_1%']:.1%}")
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,13 +197,12 @@ def calibrate_cmd(
     from gatekeeper.training.evaluate import all_pair_scores, calibrate, margin_for
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.recipes import CV_GROUPS, cache_root, lfw_pairs
-    from gatekeeper.training.train import embed_crops
 
     lfw, pairs = load_cache(cache_root() / "lfw"), lfw_pairs()
     genuine, impostor = [], []
-    for group, net in _cv_models(model_a, model_b).items():
+    for group, embed in _cv_embedders(model_a, model_b, "lfw").items():
         idx = np.flatnonzero(np.isin(lfw.labels, list(pairs.identities_in_folds(CV_GROUPS[group]))) & lfw.detected)
-        g, i = all_pair_scores(embed_crops(net, lfw.crops[idx], net.input_size), lfw.labels[idx])
+        g, i = all_pair_scores(embed(idx), lfw.labels[idx])
         genuine.append(g)
         impostor.append(i)
     cal = calibrate(np.concatenate(genuine), np.concatenate(impostor))
@@ -178,7 +216,6 @@ def calibrate_cmd(
     console.print(table)
     console.print(f"door defaults: match threshold {match:.4f} (FAR {operating_far:g}), min margin {margin:.4f}")
     meta = json.loads(card.read_text())
-    meta["name"] = card.stem  # the file name is the model's name (runs export as "model")
     meta["calibration"] = {
         "match_threshold": round(match, 4), "min_margin": round(margin, 4), "operating_far": operating_far,
         "far_thresholds": {f"{far:g}": {"threshold": round(th, 4), "tar": round(tar, 4)} for far, (th, tar) in cal.far_thresholds.items()},

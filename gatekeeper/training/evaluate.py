@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from gatekeeper.network import DoorNet
 from gatekeeper.training.facecache import CachedFaces
 from gatekeeper.training.lfw import LfwPairs, VerificationReport, ten_fold_report
 from gatekeeper.training.recipes import CV_GROUPS
-from gatekeeper.training.train import embed_crops
+
+# Embeds the cached faces at these row indices: the full encoder on the crops, or the fine-tuned
+# head on cached trunk features. Either way flip-averaged unit vectors, as at the door.
+Embedder = Callable[[np.ndarray], np.ndarray]
 
 
-def lfw_embeddings(net: DoorNet, cache: CachedFaces, paths: set[str]) -> dict[str, np.ndarray]:
+def lfw_embeddings(embed: Embedder, cache: CachedFaces, paths: set[str]) -> dict[str, np.ndarray]:
     idx = np.flatnonzero(np.isin(cache.paths, sorted(paths)))
-    emb = embed_crops(net, cache.crops[idx], net.input_size)
-    return dict(zip(cache.paths[idx].tolist(), emb))
+    return dict(zip(cache.paths[idx].tolist(), embed(idx)))
 
 
-def lfw_cross_validated(models: dict[str, DoorNet], cache: CachedFaces, pairs: LfwPairs) -> tuple[VerificationReport, np.ndarray]:
+def lfw_cross_validated(models: dict[str, Embedder], cache: CachedFaces, pairs: LfwPairs) -> tuple[VerificationReport, np.ndarray]:
     """Each fold scored only by the model that held it out; thresholds tuned within its group."""
     scores = np.full(len(pairs.same), np.nan)
-    for group, net in models.items():
+    for group, embed in models.items():
         in_group = np.isin(pairs.fold, list(CV_GROUPS[group]))
         rows = np.flatnonzero(in_group)
-        emb = lfw_embeddings(net, cache, {pairs.left[i] for i in rows} | {pairs.right[i] for i in rows})
+        emb = lfw_embeddings(embed, cache, {pairs.left[i] for i in rows} | {pairs.right[i] for i in rows})
         for i in rows:
             scores[i] = float(emb[pairs.left[i]] @ emb[pairs.right[i]])
     covered = ~np.isnan(scores)
@@ -73,18 +75,19 @@ class OpenSetResult:
     stranger_top1: np.ndarray
 
 
-def open_set(net: DoorNet, identities: CachedFaces, held_out: set[str], strangers: np.ndarray) -> OpenSetResult:
-    """Enroll one photo for half the held-out identities; probe with their others; the rest are strangers."""
+def open_set(embed: Embedder, identities: CachedFaces, held_out: set[str], strangers: np.ndarray) -> OpenSetResult:
+    """Enroll one photo for half the held-out identities; probe with their others; the rest, and
+    ``strangers`` (embeddings of never-trained-on UTKFace faces), are strangers."""
     labels = identities.labels
     names = sorted(held_out)
     enrolled, other = set(names[0::2]), set(names[1::2])
     gal_idx = np.array([np.flatnonzero((labels == n) & identities.detected)[0] for n in sorted(enrolled)])
     mated_idx = np.setdiff1d(np.flatnonzero(np.isin(labels, list(enrolled))), gal_idx)
     stranger_idx = np.flatnonzero(np.isin(labels, list(other)))
-    gal = embed_crops(net, identities.crops[gal_idx], net.input_size)
+    gal = embed(gal_idx)
     gal_names = labels[gal_idx]
-    mated = embed_crops(net, identities.crops[mated_idx], net.input_size) @ gal.T
-    stranger = np.concatenate([embed_crops(net, identities.crops[stranger_idx], net.input_size), embed_crops(net, strangers, net.input_size)]) @ gal.T
+    mated = embed(mated_idx) @ gal.T
+    stranger = np.concatenate([embed(stranger_idx), strangers]) @ gal.T
     top = np.argsort(-mated, axis=1)
     correct = gal_names[top[:, 0]] == labels[mated_idx]
     top1 = mated[np.arange(len(mated)), top[:, 0]]

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gatekeeper.align import CROP_SIZE, TEMPLATE_112, align_face
+from gatekeeper.align import TEMPLATES, AlignmentTemplate, align_face
 from gatekeeper.detect import FaceDetector, most_central_face
 
 SHARD_SIZE = 400
@@ -27,11 +27,12 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 class CachedFaces:
     """All cached faces of one dataset, in a stable (sorted path) order."""
 
-    crops: np.ndarray  # (N, 112, 112, 3) uint8 RGB
+    crops: np.ndarray  # (N, S, S, 3) uint8 RGB, aligned on the cache's template
     paths: np.ndarray  # (N,) str, relative to the dataset root
     labels: np.ndarray  # (N,) str identity ("" for unlabelled folders)
     detected: np.ndarray  # (N,) bool: False where the fallback central landmarks were used
     teacher: np.ndarray  # (N, 128) float32, NaN where no teacher embedding was computed
+    landmarks: np.ndarray  # (N, 5, 2) float32 in the photo's pixels (detected or fallback)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -53,13 +54,14 @@ def build_cache(
     limit: int | None = None,
     workers: int = 2,
     offset: int = 0,
+    template: AlignmentTemplate = TEMPLATES["dlib-chip-150"],
 ) -> CachedFaces:
     """Detect, align and (optionally) teacher-embed photos under ``root`` (sorted, from
     ``offset``, at most ``limit``); then load the whole cache."""
     photos = list_photos(root, labelled)[offset:][:limit]
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [
-        (str(root), photos[i : i + SHARD_SIZE], str(out_dir / f"shard-{i // SHARD_SIZE:05d}.npz"), teacher, not labelled)
+        (str(root), photos[i : i + SHARD_SIZE], str(out_dir / f"shard-{i // SHARD_SIZE:05d}.npz"), teacher, not labelled, template.name)
         for i in range(0, len(photos), SHARD_SIZE)
     ]
     todo = [job for job in jobs if not Path(job[2]).exists()]
@@ -81,26 +83,28 @@ def load_cache(out_dir: Path) -> CachedFaces:
         labels=np.concatenate([p["labels"] for p in parts]),
         detected=np.concatenate([p["detected"] for p in parts]),
         teacher=np.concatenate([p["teacher"] for p in parts]),
+        landmarks=np.concatenate([p["landmarks"] for p in parts]),
     )
 
 
-def _build_shard(job: tuple[str, list[str], str, bool, bool]) -> str:
+def _build_shard(job: tuple[str, list[str], str, bool, bool, str]) -> str:
     return build_shard(*job)
 
 
-def build_shard(root: str, photos: list[str], out_path: str, with_teacher: bool = False, tight_crops: bool = False) -> str:
+def build_shard(root: str, photos: list[str], out_path: str, with_teacher: bool = False, tight_crops: bool = False, template: str = "dlib-chip-150") -> str:
     """Detect and align ``photos`` (relative to ``root``) into one shard file at ``out_path``."""
     import torch
 
     torch.set_num_threads(1)  # one worker per core: threads inside a worker only contend
     detector = FaceDetector(min_face_px=40)
     teacher = _DlibTeacher() if with_teacher else None
-    crops, detected, vectors = [], [], []
+    crops, detected, vectors, points = [], [], [], []
     for rel in photos:
         image, pad = _read_rgb(Path(root) / rel, pad=tight_crops)
         face = most_central_face([f for f in detector.detect(image) if f.score >= 0.9], image.shape)
         landmarks = face.landmarks if face is not None else _fallback_landmarks(image.shape, pad)
-        crops.append(align_face(image, landmarks))
+        crops.append(align_face(image, landmarks, TEMPLATES[template]))
+        points.append(landmarks - pad)
         detected.append(face is not None)
         vec = teacher.embed(image, face.box) if (teacher and face is not None) else None
         vectors.append(vec if vec is not None else np.full(128, np.nan, np.float32))
@@ -114,6 +118,7 @@ def build_shard(root: str, photos: list[str], out_path: str, with_teacher: bool 
         labels=np.array(labels),
         detected=np.array(detected),
         teacher=np.stack(vectors).astype(np.float32),
+        landmarks=np.stack(points).astype(np.float32),
     )
     os.replace(tmp, out_path)
     return out_path
@@ -138,7 +143,8 @@ def _fallback_landmarks(shape: tuple[int, ...], pad: int) -> np.ndarray:
     """
     h, w = shape[:2]
     side = (min(h, w) - 2 * pad) / 2.2 / 0.75  # the template's eye-to-mouth span is ~3/4 of its face box
-    return (TEMPLATE_112 / CROP_SIZE - 0.5) * side + np.array([w / 2, h / 2], dtype=np.float32)
+    arcface = TEMPLATES["arcface-112"]
+    return (arcface.points / arcface.size - 0.5) * side + np.array([w / 2, h / 2], dtype=np.float32)
 
 
 class _DlibTeacher:
@@ -161,3 +167,17 @@ class _DlibTeacher:
         rect = self._dlib.rectangle(*(int(round(v)) for v in box))
         shape = self._shape(image_rgb, rect)
         return np.asarray(self._net.compute_face_descriptor(image_rgb, shape), dtype=np.float32)
+
+
+def recut_cache(root: Path, out_dir: Path, template: AlignmentTemplate, tight_crops: bool = False) -> None:
+    """Re-align every cached photo from its stored landmarks (no detection): for a changed template."""
+    for shard in sorted(out_dir.glob("shard-*.npz")):
+        data = dict(np.load(shard, allow_pickle=False))
+        crops = []
+        for rel, points in zip(data["paths"], data["landmarks"]):
+            image, pad = _read_rgb(root / str(rel), pad=tight_crops)
+            crops.append(align_face(image, points + pad, template))
+        data["crops"] = np.stack(crops)
+        tmp = str(shard) + ".tmp.npz"
+        np.savez(tmp, **data)
+        os.replace(tmp, shard)

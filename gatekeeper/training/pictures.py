@@ -31,15 +31,6 @@ def scatter_png(points2d: np.ndarray, labels: np.ndarray, title: str, out: Path)
     return out
 
 
-def plot_epoch_embeddings(net, input_size: int, probe: tuple[np.ndarray, np.ndarray], out: Path, epoch: int) -> Path:  # type: ignore[no-untyped-def]
-    from gatekeeper.training.train import embed_crops
-
-    crops, labels = probe
-    emb = embed_crops(net, crops, input_size)
-    net.train()
-    return scatter_png(pca(emb, 2), labels, f"epoch {epoch}: PCA of embeddings, coloured by identity", out)
-
-
 def roc_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(6, 5))
     for name, (far, tar) in curves.items():

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gatekeeper.training.facecache import CachedFaces, build_cache, load_cache
+from gatekeeper.align import TEMPLATES
+from gatekeeper.training.facecache import CachedFaces, build_cache, load_cache, recut_cache
 from gatekeeper.training.lfw import LfwPairs, read_pairs
 
 CV_GROUPS: dict[str, set[int]] = {"A": {0, 1, 2, 3, 4}, "B": {5, 6, 7, 8, 9}}
@@ -25,17 +26,26 @@ def datasets_root() -> Path:
     return Path(os.environ.get("GATEKEEPER_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets"))
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("GATEKEEPER_CACHE", Path(__file__).resolve().parents[2] / ".cache" / "faces"))
+def cache_root(template: str = "dlib-chip-150") -> Path:
+    """Face caches live in one folder per alignment template (each encoder has its own crops)."""
+    base = Path(os.environ.get("GATEKEEPER_CACHE", Path(__file__).resolve().parents[2] / ".cache" / "faces"))
+    return base / template
 
 
-def build_all_caches(workers: int = 2, teacher: bool = True) -> None:
+def build_all_caches(workers: int = 2, teacher: bool = False) -> None:
     """Every cache training and evaluation need; resumable, and rebuildable from nothing."""
     root, out = datasets_root(), cache_root()
     build_cache(root / "lfw", out / "lfw", labelled=True, teacher=teacher, workers=workers)
     build_cache(root / "celeba", out / "celeba", labelled=True, teacher=teacher, workers=workers)
     build_cache(root / "utkface", out / "utkface", labelled=False, teacher=teacher, limit=UTK_TRAIN, workers=workers)
     build_cache(root / "utkface", out / "utkface-strangers", labelled=False, teacher=False, offset=UTK_TRAIN, limit=UTK_STRANGERS, workers=workers)
+
+
+def recut_all_caches(template: str = "dlib-chip-150") -> None:
+    """Re-align the cached photos from their stored landmarks after the template changed."""
+    root, out = datasets_root(), cache_root(template)
+    for name, folder, tight in (("lfw", "lfw", False), ("celeba", "celeba", False), ("utkface", "utkface", True), ("utkface-strangers", "utkface", True)):
+        recut_cache(root / folder, out / name, TEMPLATES[template], tight_crops=tight)
 
 
 def celeba_half(identities: np.ndarray, half: str) -> set[str]:
@@ -80,3 +90,7 @@ def probe_set(cache: CachedFaces, banned: set[str], identities: int = 8, per_ide
     chosen = names[np.argsort(-counts)][:identities]
     idx = np.concatenate([np.flatnonzero(labels == n)[:per_identity] for n in chosen])
     return cache.crops[idx], labels[idx]
+
+
+def features_path(name: str) -> Path:
+    return cache_root() / "features" / f"{name}.npz"
