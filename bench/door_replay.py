@@ -51,9 +51,13 @@ def door_frame(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def replay(rule: str, staff: list[tuple[str, list[Path]]], strangers: list[tuple[str, list[Path]]], workdir: Path) -> dict[str, object]:
     gk = App(Settings(data_dir=workdir / rule, decision_rule=rule, unknown_log_interval_s=0.0, door_id="bench"))
     enrolled = []
+    refused = []
     for name, photos in staff:
-        if gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[0])], force=True).enrolled:
+        result = gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[0])])
+        if result.enrolled:
             enrolled.append((name, photos))
+        else:
+            refused.append(f"{name}: {result.reason}")
     actuator = LogOnlyActuator()
     daemon = gk.daemon(actuator)
     rng = np.random.default_rng(0)
@@ -67,8 +71,20 @@ def replay(rule: str, staff: list[tuple[str, list[Path]]], strangers: list[tuple
                     right += is_staff and v.person_id == name
                     wrong += is_staff and v.person_id != name
                     stranger_in += not is_staff
-    return {"rule": rule, "staff": len(enrolled), "strangers": len(strangers), "staff_granted": right, "staff_granted_as_other": wrong, "strangers_granted": stranger_in,
+    return {"rule": rule, "staff": len(enrolled), "refused_at_enrollment": refused, "strangers": len(strangers), "staff_granted": right, "staff_granted_as_other": wrong, "strangers_granted": stranger_in,
             "threshold": gk.thresholds.match, "margin": gk.thresholds.margin}
+
+
+def duplicate_refusals(staff: list[tuple[str, list[Path]]], photos_each: int, workdir: Path) -> dict[str, object]:
+    """Enroll distinct people from several photos each: how many does the duplicate-person rule
+    wrongly refuse as "looks like already enrolled"?"""
+    gk = App(Settings(data_dir=workdir / "duplicates"))
+    refused = []
+    for name, photos in staff:
+        result = gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(p) for p in photos[:photos_each]])
+        if not result.enrolled:
+            refused.append(f"{name}: {result.reason}")
+    return {"people": len(staff), "photos_each": photos_each, "refused": refused}
 
 
 def main() -> None:
@@ -88,9 +104,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for rule in ("vote", "fusion"):
             rows.append(r := replay(rule, staff, strangers, Path(tmp)))
-            print(f"{rule:<7} staff granted {r['staff_granted']}/{r['staff']}  as someone else {r['staff_granted_as_other']}  strangers granted {r['strangers_granted']}/{r['strangers']}", flush=True)
+            print(f"{rule:<7} staff granted {r['staff_granted']}/{r['staff']}  as someone else {r['staff_granted_as_other']}  strangers granted {r['strangers_granted']}/{r['strangers']}"
+                  f"  (refused at enrollment: {len(r['refused_at_enrollment'])})", flush=True)
+        many = people(6, {0, 1, 2, 3, 4})[: 4 if args.quick else args.people]
+        dup = duplicate_refusals(many, 5, Path(tmp))
+        print(f"duplicate-person rule: {len(dup['refused'])} of {dup['people']} distinct people refused when enrolled from {dup['photos_each']} photos each: {dup['refused']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
+    args.out.write_text(json.dumps({"replays": rows, "duplicates": dup}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -14,6 +14,8 @@ arms=(
   "v2-abl-bh      --miner batch-hard --keep-close 0"
   "v2-abl-sh-keep --miner semi-hard  --keep-close 1"
   "v2-abl-sh      --miner semi-hard  --keep-close 0"
+  "v2-abl-bh-keep10-slow --miner batch-hard --keep-close 10 --lr 1e-5"
+  "v2-abl-sh-keep10-slow --miner semi-hard  --keep-close 10 --lr 1e-5"
 )
 printf '%s\n' "${arms[@]}" | xargs -P 2 -I{} sh -c \
   'set -- {}; name=$1; shift; gatekeeper train run --name "$name" --holdout A --steps '"$STEPS"' --threads 1 "$@" > "runs-$name.log" 2>&1 && echo "done $name"'

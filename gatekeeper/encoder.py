@@ -26,6 +26,7 @@ from gatekeeper.align import TEMPLATES, AlignmentTemplate
 
 MODELS_DIR = Path(str(resources.files("gatekeeper.models")))
 DEFAULT_MODEL = "doornet-v2"
+EMBED_BATCH = 64
 
 
 class ModelFileError(RuntimeError):
@@ -147,6 +148,11 @@ class FaceEncoder:
         size = self.template.size
         if crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
             raise ValueError(f"{self.card.name} takes ({size}, {size}, 3) uint8 crops, got {crops.shape} {crops.dtype}")
+        # Bounded batches: activations grow with the batch (a 150-px chip's first level alone is
+        # ~1.3 MB), and an evaluation or migration may pass thousands of crops at once.
+        return np.concatenate([self._embed_batch(crops[i : i + EMBED_BATCH]) for i in range(0, len(crops), EMBED_BATCH)])
+
+    def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             x = self.family.preprocess(self.net, torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2))
             if self.card.flip_average:

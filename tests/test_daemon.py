@@ -21,10 +21,11 @@ from gatekeeper.images import read_rgb
 from tests.conftest import door_frame, lfw_people
 
 
-def _enroll_first_usable(gk, person_id: str, photos: list[Path]) -> Path:  # type: ignore[no-untyped-def]
-    for p in photos:
-        if gk.enrollment.enroll(person_id, person_id, [gk.enrollment.embed_photo(p)]).enrolled:
-            return p
+def _enroll_first_usable(gk, person_id: str, photos: list[Path], count: int = 1) -> list[Path]:  # type: ignore[no-untyped-def]
+    """Enroll from (up to) the first ``count`` photos that pass the quality gate; returns them."""
+    results = [r for r in (gk.enrollment.embed_photo(p) for p in photos) if r.ok][:count]
+    if results and gk.enrollment.enroll(person_id, person_id, results).enrolled:
+        return [Path(r.path) for r in results]
     raise AssertionError(f"no usable photo for {person_id}")
 
 
@@ -38,30 +39,30 @@ def _visit(daemon, photo: Path, start: float, rng: np.random.Generator, frames: 
 
 
 def test_enrolled_people_are_granted_and_strangers_denied(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
-    """One enrollment photo each; a different photo at the door.
+    """Two enrollment photos each (as the README asks of admins); a third photo at the door, at the
+    default operating point (FAR 1e-4 per comparison).
 
-    Security first: no stranger and no wrong person may get in. How many staff get in on the first
-    visit is bounded by the encoder at the door's default operating point (models/MODEL_CARD.md:
-    FAR 1e-4 per comparison, TAR 11 % on single LFW pairs), so the bar below is what doornet-v1
-    does (4/20), with a little room, not 20/20. At FAR 1e-3 it let 8/20 in, and one wrong person
-    (Kate Hudson as Katie Harman, similarity 0.81): the reason the default is 1e-4."""
+    Security first: no stranger and no wrong person may get in; and a door that refuses staff is not
+    a product: at least 19 of 20 get in on their first visit (doornet-v2; doornet-v1 let 4 in).
+    With ONE enrollment photo doornet-v2 lets ~12 of these 20 in at this threshold and grants one
+    lookalike (Jonathan Edwards as Juan Ignacio Chela, 0.94): one photo makes a weak template."""
     gk = make_app()
     staff = lfw_people(lfw, 20, 3, skip=200)
     strangers = lfw_people(lfw, 20, 1, skip=2000)
-    enrolled = {name: _enroll_first_usable(gk, name, photos) for name, photos in staff}
+    enrolled = {name: _enroll_first_usable(gk, name, photos, count=2) for name, photos in staff}
     actuator = LogOnlyActuator()
     daemon = gk.daemon(actuator)
     rng = np.random.default_rng(0)
     right, wrong = 0, []
     for i, (name, photos) in enumerate(staff):
-        probe = next(p for p in photos if p != enrolled[name])  # another photo than the enrolled one
+        probe = next(p for p in photos if p not in enrolled[name])  # a photo that was not enrolled
         for v in _visit(daemon, probe, start=10.0 * i, rng=rng):
             if v.decision == Decision.GRANTED:
                 right += v.person_id == name
                 if v.person_id != name:
                     wrong.append((name, v.person_id))
     assert not wrong, f"granted to the wrong person: {wrong}"
-    assert right >= 3, f"only {right}/20 enrolled people were let in"
+    assert right >= 19, f"only {right}/20 enrolled people were let in"
     strangers_in = []
     for i, (name, photos) in enumerate(strangers):
         strangers_in += [(name, v.person_id) for v in _visit(daemon, photos[0], start=1000.0 + 10 * i, rng=rng) if v.decision == Decision.GRANTED]
@@ -86,7 +87,7 @@ def _write_clip(path: Path, images: list[np.ndarray], rng: np.random.Generator, 
 def test_video_file_replay_through_the_daemon(lfw: Path, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     gk = make_app()
     (name, photos), (stranger, stranger_photos) = lfw_people(lfw, 2, 3, skip=300)
-    enrolled = _enroll_first_usable(gk, name, photos)
+    (enrolled,) = _enroll_first_usable(gk, name, photos)
     # This test is about replaying a file, not accuracy (the test above is): the door sees the
     # enrolled photo, re-framed, compressed into the clip.
     rng = np.random.default_rng(3)
@@ -180,7 +181,7 @@ class ExplodingActuator:
 def test_failing_actuator_never_unlocks_and_is_logged(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
     gk = make_app()
     name, photos = lfw_people(lfw, 1, 3, skip=250)[0]
-    enrolled = _enroll_first_usable(gk, name, photos)
+    (enrolled,) = _enroll_first_usable(gk, name, photos)
     actuator = ExplodingActuator()
     daemon = gk.daemon(actuator)
     verdicts = _visit(daemon, enrolled, 0.0, np.random.default_rng(0))
