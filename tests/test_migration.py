@@ -10,6 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from gatekeeper.actuate import LogOnlyActuator
+from gatekeeper.audit import AuditFilter
 from gatekeeper.decide import Decision
 from gatekeeper.gallery import GalleryModelMismatch
 from gatekeeper.images import read_rgb
@@ -50,7 +51,7 @@ def test_enroll_under_v1_then_migrate_to_v2_grants_staff(lfw: Path, keyed_settin
         for j in range(3):
             daemon.process_frame(door_frame(image, rng), 10.0 * i + 0.1 * j)
     assert sorted(p for _, p in actuator.unlocks) == sorted(n for n, _ in staff)
-    assert all(r.decision != Decision.ERROR for r in new.audit.query())
+    assert all(r.decision != Decision.ERROR for r in new.audit.query(AuditFilter()))
 
 
 def test_migration_without_face_crops_changes_nothing(lfw: Path, settings, encoder) -> None:  # type: ignore[no-untyped-def]
@@ -58,9 +59,9 @@ def test_migration_without_face_crops_changes_nothing(lfw: Path, settings, encod
     from gatekeeper.migration import migrate_gallery
     from gatekeeper.storage.database import gallery_generation
 
-    (name, photos), = lfw_people(lfw, 1, 2, skip=310)
+    (name, photos), = lfw_people(lfw, 1, 3, skip=310)
     old = App(settings.model_copy(update={"model": "doornet-v1"}))
-    assert old.enrollment.enroll(name, name, [old.enrollment.embed_photo(photos[0])]).enrolled
+    assert old.enrollment.enroll(name, name, [old.enrollment.embed_photo(p) for p in photos]).enrolled
     with old.sessions.begin() as s:
         for photo in s.query(Photo):
             photo.face_crop = None  # as if enrolled before crops were kept

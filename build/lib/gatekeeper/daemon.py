@@ -1,0 +1,228 @@
+"""The door-camera daemon: camera -> detect -> align -> embed -> match -> decide -> actuate -> audit.
+
+Fail closed: anything that goes wrong while a frame is processed, or while the door is being
+unlocked, ends in *no unlock* and an ``error`` row in the audit log; the daemon carries on with the
+next frame. Enrollment changes reach a running daemon through the gallery generation in the
+database, polled every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from gatekeeper.actuate import DoorActuator
+from gatekeeper.audit import AuditLog
+from gatekeeper.camera import FrameReader, FrameSource
+from gatekeeper.config import Settings
+from gatekeeper.decide import LOW_QUALITY, Decision, DoorPolicy, Verdict
+from gatekeeper.gallery import GalleryIndex, load_gallery
+from gatekeeper.pipeline import AnalysedFace, FacePipeline
+from gatekeeper.storage.database import gallery_generation
+from gatekeeper.storage.templates import TemplateCodec
+from gatekeeper.thresholds import DecisionThresholds
+from gatekeeper.track import FaceTracker, Track
+
+log = logging.getLogger(__name__)
+REPLAY_FPS = 15.0  # replayed files run on a synthetic clock, so votes and cooldowns are repeatable
+
+
+@dataclass
+class DaemonStats:
+    frames: int = 0
+    faces: int = 0
+    errors: int = 0
+    decisions: dict[str, int] = field(default_factory=dict)
+
+
+class DoorDaemon:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.codec = codec
+        self.pipeline = pipeline
+        self.thresholds = thresholds
+        self.actuator = actuator
+        self.audit = audit
+        self.policy = DoorPolicy(thresholds, settings.cooldown_s)
+        self.tracker = FaceTracker()
+        self.stats = DaemonStats()
+        self.gallery: GalleryIndex = self._load_gallery()
+        self._checked_at = time.monotonic()
+        self._last_unknown_log = float("-inf")
+        self._stale: str | None = None  # why the gallery in memory is not known to be current
+        self._last_stale_log = float("-inf")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, source: FrameSource, stop: threading.Event) -> DaemonStats:
+        reader = FrameReader(source, drop_stale=not source.finite, on_event=self._camera_event, backoff_initial_s=self.settings.reconnect_initial_s, backoff_max_s=self.settings.reconnect_max_s)
+        reader.start()
+        try:
+            while not stop.is_set():
+                frame = reader.next_frame(timeout=0.5)
+                if frame is None:
+                    if reader.finished:
+                        break
+                    continue
+                now = self.stats.frames / REPLAY_FPS if source.finite else time.monotonic()
+                self.refresh_gallery()
+                self.process_frame(frame, now)
+        finally:
+            reader.stop()
+            reader.join(timeout=5)
+        return self.stats
+
+    def process_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
+        """Decide on every face in the frame; never raises, never unlocks on an error."""
+        self.stats.frames += 1
+        try:
+            return self._decide_frame(frame, now)
+        except Exception as exc:  # fail closed: whatever broke, the door stays locked
+            self._error(f"frame processing failed: {type(exc).__name__}: {exc}")
+            return [Verdict(Decision.ERROR, None, None, None, str(exc))]
+
+    # -- one frame --------------------------------------------------------------------------
+    def _decide_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
+        if self._stale is not None:
+            return self._refuse_stale()
+        faces = self.pipeline.analyse(frame)
+        self.stats.faces += len(faces)
+        tracks = self.tracker.update([f.detection.box for f in faces], now)
+        usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
+        queries = [self._query(f, t) for f, t in usable]
+        matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
+        verdicts: list[tuple[Verdict, AnalysedFace]] = []
+        for face, track in zip(faces, tracks):
+            candidates = matches.get(id(face), [])
+            vote = self.policy.frame_vote(candidates) if face.usable else LOW_QUALITY
+            verdict = self.policy.judge(track, vote, candidates, now)
+            if verdict is not None:
+                verdicts.append((verdict, face))
+        verdicts = self._tailgating(verdicts, faces, matches)
+        for verdict, face in verdicts:
+            self._act_and_audit(verdict, face, frame)
+        return [v for v, _ in verdicts]
+
+    def _query(self, face: AnalysedFace, track: Track) -> np.ndarray:
+        """What is matched: the track's fused embedding, or this frame's alone (rule "vote")."""
+        if face.embedding is None:  # cannot happen for a usable face; if it does, fail closed
+            raise RuntimeError("usable face without an embedding")
+        if self.settings.decision_rule == "vote":
+            return face.embedding
+        return track.fused(face.embedding, face.quality.weight(self.settings.min_inter_eye_px), self.settings.votes_window)
+
+    def _tailgating(self, verdicts: list[tuple[Verdict, AnalysedFace]], faces: list[AnalysedFace], matches: dict) -> list[tuple[Verdict, AnalysedFace]]:  # type: ignore[type-arg]
+        if self.settings.tailgating != "deny-all-if-unknown":
+            return verdicts
+        stranger = any(f.usable and self.policy.frame_vote(matches.get(id(f), [])) is None for f in faces)
+        if not stranger:
+            return verdicts
+        return [
+            (Verdict(Decision.DENIED_UNKNOWN, v.person_id, v.best, v.second, "tailgating policy: an unknown face is present"), f) if v.decision == Decision.GRANTED else (v, f)
+            for v, f in verdicts
+        ]
+
+    def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray) -> None:
+        if verdict.decision == Decision.DENIED_UNKNOWN and not self._unknown_log_due():
+            return
+        # Write-ahead: the decision is on record before the door opens. When it cannot be
+        # recorded (database gone, disk full) record() raises and the door stays shut: no
+        # unlock ever goes unaudited.
+        self.audit.record(
+            door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id,
+            best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
+            model_version=self.pipeline.encoder.version, quality=face.quality.as_dict(),
+            snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
+        )
+        self.stats.decisions[verdict.decision] = self.stats.decisions.get(verdict.decision, 0) + 1
+        if verdict.decision == Decision.GRANTED:
+            try:
+                self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
+            except Exception as exc:
+                # The person is in the row's person column, not the text: anonymising clears only that.
+                self._error(f"actuator failed, door not opened: {exc}", verdict, face)
+
+    def _unknown_log_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_unknown_log < self.settings.unknown_log_interval_s:
+            return False
+        self._last_unknown_log = now
+        return True
+
+    def _snapshot(self, face: AnalysedFace, frame: np.ndarray) -> str | None:
+        if not self.settings.snapshots:
+            return None
+        folder = self.settings.snapshot_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        # Absolute, so removal and purge find the file from any working directory; the random
+        # part keeps two faces in one frame from sharing a file.
+        path = (folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}-{uuid.uuid4().hex[:8]}.jpg").resolve()
+        try:
+            _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
+            path.write_bytes(jpeg.tobytes())
+        except OSError as exc:  # a snapshot is evidence, not a condition of the decision
+            log.error("%s: snapshot not saved (%s); the decision is logged without it", self.settings.door_id, exc)
+            path.unlink(missing_ok=True)
+            return None
+        return str(path)
+
+    # -- errors, camera, gallery ------------------------------------------------------------
+    def _error(self, message: str, verdict: Verdict | None = None, face: AnalysedFace | None = None) -> None:
+        self.stats.errors += 1
+        log.error("%s: %s", self.settings.door_id, message)
+        try:
+            self.audit.record(
+                door_id=self.settings.door_id, decision=Decision.ERROR, person_id=verdict.person_id if verdict else None,
+                best=verdict.best if verdict else None, second=verdict.second if verdict else None,
+                threshold=self.thresholds.match, margin=self.thresholds.margin, model_version=self.pipeline.encoder.version,
+                quality=face.quality.as_dict() if face else None, detail=message[:1000],
+            )
+        except Exception:  # the audit store itself is down: the log line above is all we can do
+            log.exception("could not write the error to the audit log")
+
+    def _camera_event(self, kind: str, message: str) -> None:
+        log.warning("%s %s: %s", self.settings.door_id, kind, message)
+        try:
+            self.audit.record(door_id=self.settings.door_id, decision=Decision.ERROR, detail=f"{kind}: {message}"[:1000])
+        except Exception:
+            log.exception("could not write the camera event to the audit log")
+
+    def _load_gallery(self) -> GalleryIndex:
+        return load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
+
+    def refresh_gallery(self, force: bool = False) -> None:
+        """Pick up enrollments and removals made by other processes (a cheap generation check)."""
+        if not force and time.monotonic() - self._checked_at < self.settings.gallery_refresh_s:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            with self.sessions() as session:
+                generation = gallery_generation(session)
+            if generation != self.gallery.generation:
+                self.gallery = self._load_gallery()
+                log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
+            if self._stale is not None:
+                log.warning("%s: gallery current again (generation %d); deciding again", self.settings.door_id, generation)
+            self._stale = None
+        except Exception as exc:
+            # A removal may be in the database that this memory does not have: fail closed until
+            # a refresh succeeds, rather than keep granting from a gallery that may be outdated.
+            if self._stale is None:
+                self._error(f"gallery refresh failed, everyone refused until it succeeds: {exc}")
+            self._stale = str(exc)
+
+    def _refuse_stale(self) -> list[Verdict]:
+        detail = f"gallery not verified current ({self._stale}); door kept shut"
+        now = time.monotonic()
+        if now - self._last_stale_log >= self.settings.gallery_refresh_s:
+            self._last_stale_log = now
+            self._error(detail)
+        return [Verdict(Decision.ERROR, None, None, None, detail)]
+

@@ -1,0 +1,180 @@
+"""The face encoder: aligned crops in, L2-normalised embeddings out.
+
+A model is a weights file ``<name>.pt`` and a manifest ``<name>.json`` side by side (shipped as
+package data in ``models/``, importable as ``gatekeeper.models``). The manifest says which network
+family builds it, which alignment template its crops use, its embedding size, its calibration and
+the sha256 of its weights, which is checked at load. Nothing is guessed from tensor shapes, and
+the pipeline never needs to know which model it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gatekeeper.align import TEMPLATES, AlignmentTemplate
+
+MODELS_DIR = Path(str(resources.files("gatekeeper.models")))
+DEFAULT_MODEL = "doornet-v2"
+EMBED_BATCH = 64
+
+
+class ModelFileError(RuntimeError):
+    """The encoder weights are missing, unreadable or do not match their manifest."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The machine-readable manifest shipped next to the weights (``models/<name>.json``)."""
+
+    name: str
+    family: str  # which network builds it: see FAMILIES
+    template: AlignmentTemplate
+    embedding_dim: int
+    architecture: dict[str, Any]
+    flip_average: bool
+    sha256: str | None
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> "ModelCard":
+        data = json.loads(path.read_text())
+        arch = data["architecture"]
+        template = arch.get("template", "arcface-112")
+        if template not in TEMPLATES:
+            raise ValueError(f"unknown alignment template {template!r} (known: {', '.join(TEMPLATES)})")
+        return cls(
+            name=data["name"],
+            family=arch.get("family_id", "doornet"),
+            template=TEMPLATES[template],
+            embedding_dim=int(arch["embedding_dim"]),
+            architecture=arch,
+            flip_average=bool(data.get("flip_average", True)),
+            sha256=data.get("sha256"),
+            calibration=data.get("calibration", {}),
+        )
+
+
+@dataclass(frozen=True)
+class Family:
+    """How to build one kind of network and turn uint8 crops into its input."""
+
+    build: Callable[[ModelCard], nn.Module]
+    preprocess: Callable[[nn.Module, torch.Tensor], torch.Tensor]  # (N, 3, S, S) uint8 -> input
+
+
+def _build_doornet(card: ModelCard) -> nn.Module:
+    from gatekeeper.network import DoorNet
+
+    arch = card.architecture
+    return DoorNet(int(arch["input_size"]), card.embedding_dim, int(arch["width"]))
+
+
+def _doornet_input(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    from gatekeeper.network import preprocess
+
+    return preprocess(x.permute(0, 2, 3, 1), net.input_size)  # type: ignore[arg-type]
+
+
+def _build_resnet29(card: ModelCard) -> nn.Module:
+    from gatekeeper.encoders.resnet29 import FaceResNet29
+
+    return FaceResNet29()
+
+
+def _resnet29_input(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return net.normalise_input(x)  # type: ignore[operator]
+
+
+FAMILIES: dict[str, Family] = {
+    "doornet": Family(_build_doornet, _doornet_input),
+    "face-resnet29": Family(_build_resnet29, _resnet29_input),
+}
+
+
+def resolve_model_path(model: str | Path) -> Path:
+    """A name like ``doornet-v2`` means the shipped ``models/doornet-v2.pt``; anything else is a path."""
+    path = Path(model)
+    if path.suffix != ".pt":
+        path = MODELS_DIR / f"{model}.pt"
+    return path
+
+
+class FaceEncoder:
+    """Batched embedding of aligned RGB crops (the manifest's template) with one model's weights."""
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, threads: int | None = None) -> None:
+        weights = resolve_model_path(model)
+        self.card = _read_card(weights)
+        digest = _file_digest(weights)
+        if self.card.sha256 and digest != self.card.sha256:
+            raise ModelFileError(f"{weights}: sha256 {digest[:12]}… does not match its manifest ({self.card.sha256[:12]}…)")
+        self.version = f"{self.card.name}-{digest[:8]}"
+        if self.card.family not in FAMILIES:
+            raise ModelFileError(f"{weights}: unknown network family {self.card.family!r}")
+        self.family = FAMILIES[self.card.family]
+        self.net = self.family.build(self.card)
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            self.net.load_state_dict({k: v.float() for k, v in state["state_dict"].items()})
+        except Exception as exc:  # any corruption must surface as one clear, fail-closed error
+            raise ModelFileError(f"{weights}: cannot load encoder weights ({exc})") from exc
+        self.net.eval()
+        if threads:
+            torch.set_num_threads(threads)
+
+    @property
+    def dim(self) -> int:
+        return self.card.embedding_dim
+
+    @property
+    def template(self) -> AlignmentTemplate:
+        return self.card.template
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 crops aligned on ``self.template`` -> (N, D) float32 unit vectors."""
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        size = self.template.size
+        if crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"{self.card.name} takes ({size}, {size}, 3) uint8 crops, got {crops.shape} {crops.dtype}")
+        # Bounded batches: activations grow with the batch (a 150-px chip's first level alone is
+        # ~1.3 MB), and an evaluation or migration may pass thousands of crops at once.
+        return np.concatenate([self._embed_batch(crops[i : i + EMBED_BATCH]) for i in range(0, len(crops), EMBED_BATCH)])
+
+    def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            x = self.family.preprocess(self.net, torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2))
+            if self.card.flip_average:
+                # One forward pass over originals and mirrors, then average: ~free accuracy.
+                both = self.net(torch.cat([x, x.flip(3)]))
+                emb = F.normalize(both[: len(x)] + both[len(x) :], dim=1)
+            else:
+                emb = self.net(x)
+        return emb.numpy().astype(np.float32)
+
+
+def _read_card(weights: Path) -> ModelCard:
+    card_path = weights.with_suffix(".json")
+    if not weights.is_file():
+        raise ModelFileError(f"{weights}: encoder weights not found")
+    if not card_path.is_file():
+        raise ModelFileError(f"{card_path}: model manifest not found next to the weights")
+    try:
+        return ModelCard.read(card_path)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{card_path}: malformed model manifest ({exc})") from exc
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

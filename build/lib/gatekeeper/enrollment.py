@@ -1,0 +1,277 @@
+"""Enroll employees from photos: quality-gated embeddings -> ONE vector per person.
+
+A person's vector is the re-normalised mean of their photos' embeddings. Database rows change in a
+single transaction that also bumps the gallery generation; the FAISS index is re-synchronised after
+the commit, and a crash in between only leaves a stale index that the next start rebuilds.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import multiprocessing as mp
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gatekeeper.align import ENROLLMENT_KEEPSAKE, align_face
+from gatekeeper.config import Settings
+from gatekeeper.gallery import GalleryIndex, load_gallery
+from gatekeeper.images import ImageError, read_rgb
+from gatekeeper.pipeline import FaceError, FacePipeline
+from gatekeeper.storage.database import bump_generation, gallery_generation
+from gatekeeper.storage.models import Person, Photo, utcnow
+from gatekeeper.storage.templates import TemplateCodec
+from gatekeeper.thresholds import DecisionThresholds
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class PhotoResult:
+    path: str
+    reason: str | None = None  # None = accepted
+    embedding: np.ndarray | None = None
+    quality: dict[str, float] = field(default_factory=dict)
+    sha256: str = ""
+    face_crop: bytes = b""  # JPEG of the aligned face (keepsake layout): what `migrate` re-embeds
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class PersonResult:
+    person_id: str
+    name: str
+    photos: list[PhotoResult]
+    enrolled: bool = False
+    reason: str | None = None
+
+
+class _Refused(Exception):
+    """Raised inside an enrollment transaction to roll it back."""
+
+
+class Enrollment:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.codec = codec
+        self.pipeline = pipeline
+        self.thresholds = thresholds
+        self._index: GalleryIndex | None = None  # kept in step with our own enrollments
+        self._in_batch = False
+        self._unsaved = False
+
+    @property
+    def model_version(self) -> str:
+        return self.pipeline.encoder.version
+
+    def gallery(self) -> GalleryIndex:
+        """The index as the database has it now (the file if current, else rebuilt and saved)."""
+        self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version)
+        self._unsaved = False
+        return self._index
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many enrollments, one index file write at the end (a crash before it only leaves a
+        stale file, which the next load rebuilds from the database)."""
+        self._in_batch = True
+        try:
+            yield
+        finally:
+            self._in_batch = False
+            if self._index is not None and self._unsaved:
+                self._index.save(self.settings.index_path)
+                self._unsaved = False
+
+    def embed_photo(self, path: Path) -> PhotoResult:
+        return embed_photo(self.pipeline, path)
+
+    def embed_people(self, batch: list[tuple[str, str, list[Path]]]) -> Iterator[tuple[str, str, list[PhotoResult]]]:
+        """Embed everyone's photos in ``enroll_workers`` processes; yields each person in order.
+
+        Processes, not threads: MTCNN's per-box Python work holds the GIL, so threads barely
+        overlap (bench/enroll_throughput.py). Forked workers inherit the loaded models, like a
+        torch DataLoader's, and run one torch thread each."""
+        few = sum(len(photos) for _, _, photos in batch) < 4 * self.settings.enroll_workers  # not worth a fork
+        if few or self.settings.enroll_workers <= 1 or "fork" not in mp.get_all_start_methods():
+            for pid, name, photos in batch:
+                yield pid, name, [self.embed_photo(p) for p in photos]
+            return
+        pool = ProcessPoolExecutor(self.settings.enroll_workers, mp_context=mp.get_context("fork"), initializer=_worker_start, initargs=(self.pipeline,))
+        try:
+            jobs = [(pid, name, [pool.submit(_worker_embed, p) for p in photos]) for pid, name, photos in batch]
+            for pid, name, futures in jobs:
+                yield pid, name, [f.result() for f in futures]
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def enroll(self, person_id: str, name: str, photos: list[PhotoResult], extend: bool = False, force: bool = False) -> PersonResult:
+        """Store one person from already embedded photos; refuses lookalikes of others unless forced."""
+        result = PersonResult(person_id, name, photos)
+        accepted = [p for p in photos if p.ok]
+        if not accepted:
+            result.reason = "no usable photo"
+            return result
+        try:
+            with self.sessions.begin() as session:
+                generation = bump_generation(session)  # first: the write lock (see its docstring)
+                person = session.get(Person, person_id)
+                kept = [self.codec.decode(p.embedding) for p in person.photos] if (person and extend) else []
+                vector = person_vector(kept + [p.embedding for p in accepted])
+                clash = self._lookalike(person_id, vector)
+                if clash and not force:
+                    raise _Refused(f"looks like already-enrolled {clash[0]!r} (similarity {clash[1]:.3f}); use --force if they are different people")
+                vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
+        except _Refused as refused:  # rolled back: the generation did not move
+            result.reason = str(refused)
+            return result
+        self._index_follows(generation, vector_id, person_id, vector)
+        result.enrolled = True
+        return result
+
+    def _index_follows(self, generation: int, vector_id: int, person_id: str, vector: np.ndarray) -> None:
+        """Re-sync the index now rather than at the next daemon refresh: in memory when nobody
+        else changed the database since our copy (generation), by a rebuild otherwise."""
+        index = self._index
+        if index is None or index.generation != generation - 1 or index.model_version != self.model_version or not index.upsert(vector_id, person_id, vector, generation):
+            self.gallery()
+            return
+        self._unsaved = True
+        if not self._in_batch:
+            index.save(self.settings.index_path)
+            self._unsaved = False
+
+    def _current_index(self) -> GalleryIndex:
+        if self._index is not None:
+            with self.sessions() as session:
+                if gallery_generation(session) == self._index.generation:
+                    return self._index
+        return self.gallery()
+
+    def remove(self, person_id: str) -> bool:
+        try:
+            with self.sessions.begin() as session:
+                bump_generation(session)  # first: the write lock
+                person = session.get(Person, person_id)
+                if person is None:
+                    raise _Refused(person_id)
+                session.delete(person)
+        except _Refused:
+            return False
+        self.gallery()
+        return True
+
+    def rename(self, person_id: str, name: str) -> bool:
+        with self.sessions.begin() as session:
+            person = session.get(Person, person_id)
+            if person is None:
+                return False
+            person.name = name
+            person.updated_at = utcnow()
+        return True
+
+    def _lookalike(self, person_id: str, vector: np.ndarray) -> tuple[str, float] | None:
+        for cand in self._current_index().search(vector[None], k=2)[0]:
+            if cand.person_id != person_id and cand.similarity >= self.thresholds.match:
+                return cand.person_id, cand.similarity
+        return None
+
+    def _store(self, session: Session, person: Person | None, person_id: str, name: str, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> int:
+        if person is None:
+            next_id = (session.execute(select(func.max(Person.vector_id))).scalar() or 0) + 1
+            person = Person(person_id=person_id, name=name, vector_id=next_id, template=b"", model_version=self.model_version)
+            session.add(person)
+        elif not extend:
+            person.photos.clear()
+        person.name = name
+        person.template = self.codec.encode(vector)
+        person.model_version = self.model_version
+        person.updated_at = utcnow()
+        for p in accepted:
+            person.photos.append(Photo(source=p.path, sha256=p.sha256, embedding=self.codec.encode(p.embedding), face_crop=self.codec.seal(p.face_crop) if p.face_crop else None,
+                                       model_version=self.model_version, quality=p.quality))
+        return person.vector_id
+
+
+def embed_photo(pipeline: FacePipeline, path: Path) -> PhotoResult:
+    """One enrollment photo: its embedding, or the reason it cannot be used."""
+    try:
+        image = read_rgb(path)
+        face = pipeline.enrollment_face(image, path)
+    except (ImageError, FaceError) as exc:
+        return PhotoResult(str(path), reason=exc.reason)
+    keepsake = encode_keepsake(align_face(image, face.detection.landmarks, ENROLLMENT_KEEPSAKE))
+    return PhotoResult(str(path), embedding=face.embedding, quality=face.quality.as_dict(), sha256=_sha256(path), face_crop=keepsake)
+
+
+def encode_keepsake(crop_rgb: np.ndarray) -> bytes:
+    # JPEG q95: ~20 KB a photo, and re-embedding it moves an embedding by cosine < 1e-3.
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise ValueError("could not encode the aligned face")
+    return jpeg.tobytes()
+
+
+def decode_keepsake(jpeg: bytes) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape[:2] != (ENROLLMENT_KEEPSAKE.size, ENROLLMENT_KEEPSAKE.size):
+        raise ValueError("stored face crop is not a readable keepsake image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+_worker_pipeline: FacePipeline | None = None
+
+
+def _worker_start(pipeline: FacePipeline) -> None:
+    global _worker_pipeline
+    torch.set_num_threads(1)
+    _worker_pipeline = pipeline
+
+
+def _worker_embed(path: Path) -> PhotoResult:
+    assert _worker_pipeline is not None, "enrollment worker used before it started"
+    return embed_photo(_worker_pipeline, path)
+
+
+def person_vector(embeddings: list[np.ndarray]) -> np.ndarray:
+    """The re-normalised mean: one robust template from several photos."""
+    mean = np.mean(np.stack(embeddings), axis=0)
+    return (mean / np.linalg.norm(mean)).astype(np.float32)
+
+
+def discover_people(root: Path, manifest: Path | None = None) -> list[tuple[str, str, list[Path]]]:
+    """``root/<person-id>/*`` folders as (person id, display name, photos)."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a folder of per-person sub-folders")
+    names = read_manifest(manifest) if manifest else {}
+    people = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES or not p.suffix)
+        people.append((folder.name, names.get(folder.name, folder.name.replace("_", " ")), photos))
+    return people
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """CSV with columns ``person_id,name``."""
+    with path.open(newline="") as fh:
+        rows = csv.DictReader(fh)
+        if not rows.fieldnames or not {"person_id", "name"} <= set(rows.fieldnames):
+            raise ValueError(f"{path}: manifest needs the columns person_id,name")
+        return {r["person_id"].strip(): r["name"].strip() for r in rows if r.get("person_id")}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

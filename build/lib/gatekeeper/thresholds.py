@@ -1,0 +1,25 @@
+"""Decision thresholds: an explicit setting wins, else the model card's calibration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gatekeeper.config import Settings
+from gatekeeper.encoder import ModelCard
+
+
+@dataclass(frozen=True)
+class DecisionThresholds:
+    match: float  # best cosine similarity needed to grant
+    margin: float  # best minus second-best person, against lookalikes and relatives
+    votes_needed: int  # the same person must win N ...
+    votes_window: int  # ... of the last M frames of a track
+
+    @classmethod
+    def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
+        cal = card.calibration
+        match = settings.match_threshold if settings.match_threshold is not None else cal.get("match_threshold")
+        margin = settings.min_margin if settings.min_margin is not None else cal.get("min_margin")
+        if match is None or margin is None:
+            raise ValueError(f"model {card.name} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
+        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window)
