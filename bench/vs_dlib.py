@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gatekeeper  # noqa: E402,F401  (first: it sets OpenMP's wait policy before torch loads)
+import torch  # noqa: E402
 
 from frame_latency import door_frames  # noqa: E402
 
