@@ -1,3 +1,0 @@
-from gatekeeper.cli import main
-
-main()
