@@ -24,7 +24,16 @@ from torch import nn
 
 from gatekeeper.align import TEMPLATES, AlignmentTemplate
 
-MODELS_DIR = Path(str(resources.files("gatekeeper.models")))
+def _models_dir() -> Path:
+    try:
+        return Path(str(resources.files("gatekeeper.models")))
+    except ModuleNotFoundError:
+        # A source checkout imported directly (its gatekeeper/ shadowing an installed wheel): the
+        # mapped package is not importable from there, but the folder is right beside it.
+        return Path(__file__).resolve().parent.parent / "models"
+
+
+MODELS_DIR = _models_dir()
 DEFAULT_MODEL = "doornet-v2"
 EMBED_BATCH = 64
 
