@@ -66,9 +66,8 @@ def train_run(
     from gatekeeper.training.finetune import FineTuneConfig, finetune
     from gatekeeper.training.models import load_resnet29, training_features
     from gatekeeper.training.port import export_resnet29
-    from gatekeeper.training.recipes import holdout as make_holdout, lfw_pairs
     from gatekeeper.training.facecache import load_cache
-    from gatekeeper.training.recipes import cache_root
+    from gatekeeper.training.recipes import cache_root, holdout as make_holdout, lfw_pairs
 
     base = load_resnet29(port)
     held = make_holdout(holdout, lfw_pairs(), load_cache(cache_root() / "celeba"))
