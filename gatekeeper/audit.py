@@ -226,6 +226,17 @@ def to_json(rows: list[AuditEvent]) -> str:
     return json.dumps([as_dict(r) for r in rows], indent=2)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet will show as text: ids and door names come from admins and cameras,
+    and one starting like a formula (``=HYPERLINK(...)``) would run when the export is opened."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[AuditEvent]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
@@ -233,7 +244,7 @@ def to_csv(rows: list[AuditEvent]) -> str:
     for r in rows:
         d = as_dict(r)
         d["quality"] = json.dumps(d["quality"]) if d["quality"] is not None else ""
-        writer.writerow(d)
+        writer.writerow({k: spreadsheet_safe(v) for k, v in d.items()})
     return buf.getvalue()
 
 

