@@ -17,7 +17,6 @@ and then the layers' details from the input towards the output.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 

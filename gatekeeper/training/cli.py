@@ -17,11 +17,11 @@ console = Console()
 
 
 @train_app.command("cache")
-def train_cache(workers: int = 2, teacher: bool = False) -> None:
-    """Detect, align (and teacher-embed) every training photo once; resumable."""
+def train_cache(workers: int = 2) -> None:
+    """Detect and align every training and evaluation photo once; resumable."""
     from gatekeeper.training.recipes import build_all_caches
 
-    build_all_caches(workers=workers, teacher=teacher)
+    build_all_caches(workers=workers)
 
 
 @train_app.command("template")

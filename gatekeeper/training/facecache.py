@@ -1,4 +1,4 @@
-"""On-disk cache of aligned training crops (and optional dlib teacher embeddings).
+"""On-disk cache of aligned training crops and their landmarks.
 
 Detection is the slow part of a training epoch on a CPU, so every photo is detected and aligned
 once, by the product's own detector and aligner, and the crops are stored as uint8 arrays in
@@ -31,7 +31,6 @@ class CachedFaces:
     paths: np.ndarray  # (N,) str, relative to the dataset root
     labels: np.ndarray  # (N,) str identity ("" for unlabelled folders)
     detected: np.ndarray  # (N,) bool: False where the fallback central landmarks were used
-    teacher: np.ndarray  # (N, 128) float32, NaN where no teacher embedding was computed
     landmarks: np.ndarray  # (N, 5, 2) float32 in the photo's pixels (detected or fallback)
 
     def __len__(self) -> int:
@@ -50,18 +49,17 @@ def build_cache(
     root: Path,
     out_dir: Path,
     labelled: bool = True,
-    teacher: bool = False,
     limit: int | None = None,
     workers: int = 2,
     offset: int = 0,
     template: AlignmentTemplate = TEMPLATES["dlib-chip-150"],
 ) -> CachedFaces:
-    """Detect, align and (optionally) teacher-embed photos under ``root`` (sorted, from
+    """Detect and align photos under ``root`` (sorted, from
     ``offset``, at most ``limit``); then load the whole cache."""
     photos = list_photos(root, labelled)[offset:][:limit]
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [
-        (str(root), photos[i : i + SHARD_SIZE], str(out_dir / f"shard-{i // SHARD_SIZE:05d}.npz"), teacher, not labelled, template.name)
+        (str(root), photos[i : i + SHARD_SIZE], str(out_dir / f"shard-{i // SHARD_SIZE:05d}.npz"), not labelled, template.name)
         for i in range(0, len(photos), SHARD_SIZE)
     ]
     todo = [job for job in jobs if not Path(job[2]).exists()]
@@ -82,23 +80,21 @@ def load_cache(out_dir: Path) -> CachedFaces:
         paths=np.concatenate([p["paths"] for p in parts]),
         labels=np.concatenate([p["labels"] for p in parts]),
         detected=np.concatenate([p["detected"] for p in parts]),
-        teacher=np.concatenate([p["teacher"] for p in parts]),
         landmarks=np.concatenate([p["landmarks"] for p in parts]),
     )
 
 
-def _build_shard(job: tuple[str, list[str], str, bool, bool, str]) -> str:
+def _build_shard(job: tuple[str, list[str], str, bool, str]) -> str:
     return build_shard(*job)
 
 
-def build_shard(root: str, photos: list[str], out_path: str, with_teacher: bool = False, tight_crops: bool = False, template: str = "dlib-chip-150") -> str:
+def build_shard(root: str, photos: list[str], out_path: str, tight_crops: bool = False, template: str = "dlib-chip-150") -> str:
     """Detect and align ``photos`` (relative to ``root``) into one shard file at ``out_path``."""
     import torch
 
     torch.set_num_threads(1)  # one worker per core: threads inside a worker only contend
     detector = FaceDetector(min_face_px=40)
-    teacher = _DlibTeacher() if with_teacher else None
-    crops, detected, vectors, points = [], [], [], []
+    crops, detected, points = [], [], []
     for rel in photos:
         image, pad = _read_rgb(Path(root) / rel, pad=tight_crops)
         face = most_central_face([f for f in detector.detect(image) if f.score >= 0.9], image.shape)
@@ -106,8 +102,6 @@ def build_shard(root: str, photos: list[str], out_path: str, with_teacher: bool 
         crops.append(align_face(image, landmarks, TEMPLATES[template]))
         points.append(landmarks - pad)
         detected.append(face is not None)
-        vec = teacher.embed(image, face.box) if (teacher and face is not None) else None
-        vectors.append(vec if vec is not None else np.full(128, np.nan, np.float32))
     labels = [rel.split("/")[0] if "/" in rel else "" for rel in photos]
     tmp = out_path + ".tmp.npz"
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +111,6 @@ def build_shard(root: str, photos: list[str], out_path: str, with_teacher: bool 
         paths=np.array(photos),
         labels=np.array(labels),
         detected=np.array(detected),
-        teacher=np.stack(vectors).astype(np.float32),
         landmarks=np.stack(points).astype(np.float32),
     )
     os.replace(tmp, out_path)
@@ -145,28 +138,6 @@ def _fallback_landmarks(shape: tuple[int, ...], pad: int) -> np.ndarray:
     side = (min(h, w) - 2 * pad) / 2.2 / 0.75  # the template's eye-to-mouth span is ~3/4 of its face box
     arcface = TEMPLATES["arcface-112"]
     return (arcface.points / arcface.size - 0.5) * side + np.array([w / 2, h / 2], dtype=np.float32)
-
-
-class _DlibTeacher:
-    """dlib's CC0 ResNet face descriptor: a training-time teacher only, never the product encoder."""
-
-    def __init__(self) -> None:
-        import importlib.util
-
-        import dlib
-
-        spec = importlib.util.find_spec("face_recognition_models")
-        if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError("install the `train` extra (face-recognition-models, dlib-bin)")
-        base = Path(list(spec.submodule_search_locations)[0]) / "models"
-        self._shape = dlib.shape_predictor(str(base / "shape_predictor_5_face_landmarks.dat"))
-        self._net = dlib.face_recognition_model_v1(str(base / "dlib_face_recognition_resnet_model_v1.dat"))
-        self._dlib = dlib
-
-    def embed(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        rect = self._dlib.rectangle(*(int(round(v)) for v in box))
-        shape = self._shape(image_rgb, rect)
-        return np.asarray(self._net.compute_face_descriptor(image_rgb, shape), dtype=np.float32)
 
 
 def recut_cache(root: Path, out_dir: Path, template: AlignmentTemplate, tight_crops: bool = False) -> None:

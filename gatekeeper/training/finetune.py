@@ -96,7 +96,6 @@ def finetune(cfg: FineTuneConfig, port: FaceResNet29, data: TrainingFeatures, re
         p.requires_grad_(_is_trainable(name))
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
-    rng = np.random.default_rng(cfg.seed)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     (cfg.run_dir / "config.json").write_text(json.dumps(asdict(cfg), default=str, indent=2))
     start = _resume(cfg.run_dir, net, opt, sched) if resume else 0

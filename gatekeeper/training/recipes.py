@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gatekeeper.align import TEMPLATES
-from gatekeeper.training.facecache import CachedFaces, build_cache, load_cache, recut_cache
+from gatekeeper.training.facecache import CachedFaces, build_cache, recut_cache
 from gatekeeper.training.lfw import LfwPairs, read_pairs
 
 CV_GROUPS: dict[str, set[int]] = {"A": {0, 1, 2, 3, 4}, "B": {5, 6, 7, 8, 9}}
@@ -32,19 +32,18 @@ def cache_root(template: str = "dlib-chip-150") -> Path:
     return base / template
 
 
-def build_all_caches(workers: int = 2, teacher: bool = False) -> None:
+def build_all_caches(workers: int = 2) -> None:
     """Every cache training and evaluation need; resumable, and rebuildable from nothing."""
     root, out = datasets_root(), cache_root()
-    build_cache(root / "lfw", out / "lfw", labelled=True, teacher=teacher, workers=workers)
-    build_cache(root / "celeba", out / "celeba", labelled=True, teacher=teacher, workers=workers)
-    build_cache(root / "utkface", out / "utkface", labelled=False, teacher=teacher, limit=UTK_TRAIN, workers=workers)
-    build_cache(root / "utkface", out / "utkface-strangers", labelled=False, teacher=False, offset=UTK_TRAIN, limit=UTK_STRANGERS, workers=workers)
+    build_cache(root / "lfw", out / "lfw", labelled=True, workers=workers)
+    build_cache(root / "celeba", out / "celeba", labelled=True, workers=workers)
+    build_cache(root / "utkface", out / "utkface-strangers", labelled=False, offset=UTK_TRAIN, limit=UTK_STRANGERS, workers=workers)
 
 
 def recut_all_caches(template: str = "dlib-chip-150") -> None:
     """Re-align the cached photos from their stored landmarks after the template changed."""
     root, out = datasets_root(), cache_root(template)
-    for name, folder, tight in (("lfw", "lfw", False), ("celeba", "celeba", False), ("utkface", "utkface", True), ("utkface-strangers", "utkface", True)):
+    for name, folder, tight in (("lfw", "lfw", False), ("celeba", "celeba", False), ("utkface-strangers", "utkface", True)):
         recut_cache(root / folder, out / name, TEMPLATES[template], tight_crops=tight)
 
 
@@ -72,11 +71,6 @@ def holdout(name: str, pairs: LfwPairs, celeba: CachedFaces) -> Holdout:
         return Holdout("none", set(), set(), set())
     folds = CV_GROUPS[name]
     return Holdout(name, folds, pairs.identities_in_folds(folds), celeba_half(celeba.labels, name))
-
-
-def load_training_caches() -> dict[str, CachedFaces]:
-    root = cache_root()
-    return {name: load_cache(root / name) for name in ("lfw", "celeba", "utkface") if (root / name).exists()}
 
 
 def lfw_pairs() -> LfwPairs:
