@@ -15,7 +15,8 @@ from gatekeeper.enrollment import Enrollment
 from gatekeeper.gallery import GalleryIndex
 from gatekeeper.pipeline import FacePipeline
 from gatekeeper.privacy import ForgetReport, forget_person
-from gatekeeper.storage.database import open_database
+from gatekeeper.storage.database import check_template_key, open_database
+from gatekeeper.storage.keys import audit_key
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
 
@@ -32,7 +33,11 @@ class App:
 
     @cached_property
     def codec(self) -> TemplateCodec:
-        return TemplateCodec.from_settings(self.settings.template_key_file)
+        """The template codec, checked against the database before anything uses it: a wrong or
+        missing key is refused here, before a single row or file is written with it."""
+        codec = TemplateCodec.from_settings(self.settings.template_key_file)
+        check_template_key(self.sessions, codec)
+        return codec
 
     @cached_property
     def pipeline(self) -> FacePipeline:
@@ -48,7 +53,7 @@ class App:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.sessions)
+        return AuditLog(self.sessions, audit_key(self.settings.audit_key_file, self.settings.data_dir / "audit.key"))
 
     def gallery(self) -> GalleryIndex:
         return self.enrollment.gallery()

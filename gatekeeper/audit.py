@@ -1,17 +1,21 @@
-"""The audit log: every door decision as a hash-chained row, with queries, exports and checks.
+"""The audit log: every door decision as a keyed, hash-chained row, with queries, exports and checks.
 
-Each row's hash covers its content and the previous row's hash, so editing, deleting, inserting
-or reordering rows breaks the chain at a place ``verify`` names. Purging old rows records the last
-purged hash as the new anchor, so the remaining chain still verifies.
+Each row's HMAC-SHA256, under a key kept outside the database (``storage/keys.py``), covers every
+column and the previous row's hash, so editing, deleting, inserting or reordering rows breaks the
+chain at a place ``verify`` names, and someone who can write the database but not read the key
+cannot recompute it. The head, the purge anchor and the id up to which rows predate keying are
+kept as sealed pointers (``id:hash:mac``) in the meta table, so truncating the log or faking a
+purge is noticed too. ``checkpoint`` exports the head for a deployment to ship off the box; a
+checkpoint proves every row up to it even against someone who has the key.
 
 The person and the snapshot enter the hash through a salted digest (see ``AuditEvent``), so a row
-can be anonymised on request, clearing them and the salt, and the chain still verifies.
+can be anonymised on request, clearing them and the salt; the ``anonymised`` row that does it
+lists the rows and the time (``covers``), so a row cleared any other way is named.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import secrets
@@ -22,11 +26,12 @@ from datetime import datetime, timezone
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gatekeeper.audit_chain import (
+    ANCHOR_KEY, GENESIS, HEAD_KEY, LEGACY_KEY, LEGACY_NOTE, ChainCheck, Checkpoint, Pointer, _round, _utc, _utc_naive, keyed_digest, personal_digest,
+)
+from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import AuditEvent, Meta
 
-GENESIS = "0" * 64
-HEAD_KEY = "audit_head"
-ANCHOR_KEY = "audit_anchor"
 EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "anonymised_at", "row_hash"]
 
 
@@ -40,62 +45,6 @@ class AuditFilter:
     limit: int | None = None
 
 
-def _utc(at: datetime) -> datetime:
-    """Aware UTC for storing and filtering; a naive time is taken to be UTC already."""
-    return at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
-
-
-def _utc_naive(at: datetime) -> datetime:
-    """SQLite gives times back without a zone, PostgreSQL with one: hash the same text for both."""
-    return _utc(at).replace(tzinfo=None)
-
-
-def _round(v: float | None) -> float | None:
-    return None if v is None else round(float(v), 6)
-
-
-def _sha256(content: object) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def personal_digest(salt: str, person_id: str | None, snapshot: str | None) -> str:
-    return _sha256([salt, person_id, snapshot])
-
-
-def row_digest(row: AuditEvent, prev_hash: str) -> str:
-    content: dict[str, object] = {
-        "event_id": row.event_id,
-        "at": _utc_naive(row.at).isoformat(timespec="microseconds"),
-        "door_id": row.door_id,
-        "decision": row.decision,
-        "best": _round(row.best_similarity),
-        "second": _round(row.second_similarity),
-        "threshold": _round(row.threshold),
-        "margin": _round(row.margin),
-        "model_version": row.model_version,
-        "quality": row.quality,
-        "detail": row.detail,
-        "prev": prev_hash,
-    }
-    if row.personal_digest is None:  # written before schema revision 0002: fields hashed directly
-        content.update(person_id=row.person_id, snapshot=row.snapshot)
-    else:
-        content["personal"] = row.personal_digest
-    return _sha256(content)
-
-
-def personal_problem(row: AuditEvent) -> str | None:
-    """Whether the row's person and snapshot still match the digest its hash covers."""
-    if row.personal_digest is None:
-        return None
-    if row.personal_salt is None:  # anonymised: nothing personal may have come back
-        if row.person_id is None and row.snapshot is None:
-            return None
-    elif personal_digest(row.personal_salt, row.person_id, row.snapshot) == row.personal_digest:
-        return None
-    return f"event {row.event_id}: person or snapshot does not match its digest (row edited)"
-
-
 @dataclass(frozen=True)
 class Anonymisation:
     rows: int  # rows whose person and snapshot were cleared
@@ -103,29 +52,90 @@ class Anonymisation:
     snapshots: list[str]  # snapshot files the cleared rows pointed at (for deletion)
 
 
-class AuditLog:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
+class AuditTamperError(RuntimeError):
+    """The chain's head pointer does not verify: nothing is appended to a log that was altered
+    (or is opened with another audit key); the door stays shut because grants cannot be logged."""
 
-    def record(self, *, door_id: str, decision: str, person_id: str | None = None, best: float | None = None, second: float | None = None, threshold: float | None = None, margin: float | None = None, model_version: str | None = None, quality: dict | None = None, snapshot: str | None = None, detail: str | None = None, at: datetime | None = None) -> AuditEvent:
+
+class AuditLog:
+    def __init__(self, sessions: sessionmaker[Session], key: bytes) -> None:
+        self.sessions = sessions
+        self._key = key
+
+    def record(self, *, door_id: str, decision: str, person_id: str | None = None, best: float | None = None, second: float | None = None, threshold: float | None = None, margin: float | None = None, model_version: str | None = None, quality: dict | None = None, snapshot: str | None = None, detail: str | None = None, at: datetime | None = None, covers: dict | None = None) -> AuditEvent:
         with self.sessions.begin() as session:
-            head = session.execute(select(Meta).where(Meta.key == HEAD_KEY).with_for_update()).scalar_one_or_none()
-            prev = head.value if head else self._anchor(session)
-            salt = secrets.token_hex(16)
-            row = AuditEvent(
-                at=_utc(at or datetime.now(timezone.utc)), door_id=door_id, decision=decision, person_id=person_id,
-                personal_salt=salt, personal_digest=personal_digest(salt, person_id, snapshot),
-                best_similarity=_round(best), second_similarity=_round(second), threshold=_round(threshold), margin=_round(margin),
-                model_version=model_version, quality=quality, snapshot=snapshot, detail=detail, prev_hash=prev, row_hash="",
-            )
-            session.add(row)
-            session.flush()  # assigns event_id, which the hash covers (detects reordering)
-            row.row_hash = row_digest(row, prev)
-            if head is None:
-                session.add(Meta(key=HEAD_KEY, value=row.row_hash))
-            else:
-                head.value = row.row_hash
+            take_write_lock(session)  # before the head is read: two writers must not fork the chain
+            return self._append(session, door_id=door_id, decision=decision, person_id=person_id, best_similarity=_round(best), second_similarity=_round(second),
+                                threshold=_round(threshold), margin=_round(margin), model_version=model_version, quality=quality, snapshot=snapshot, detail=detail,
+                                at=_utc(at or datetime.now(timezone.utc)), covers=covers)
+
+    def _append(self, session: Session, **fields: object) -> AuditEvent:
+        prev = self._head_for_append(session)
+        salt = secrets.token_hex(16)
+        row = AuditEvent(**fields, personal_salt=salt, personal_digest=personal_digest(salt, fields.get("person_id"), fields.get("snapshot")), prev_hash=prev, row_hash="")  # type: ignore[arg-type]
+        session.add(row)
+        session.flush()  # assigns event_id, which the hash covers (detects reordering)
+        row.row_hash = keyed_digest(self._key, row, prev)
+        self._set_meta(session, HEAD_KEY, Pointer(row.event_id, row.row_hash).seal(self._key, HEAD_KEY))
         return row
+
+    def _head_for_append(self, session: Session) -> str:
+        """The hash the next row chains to, after checking the head pointer; seals the legacy
+        marker and anchor on the first keyed write."""
+        through = self._legacy_through(session)
+        head = session.get(Meta, HEAD_KEY)
+        if head is None:
+            return self._anchor_hash(session)
+        if ":" not in head.value:  # the unkeyed head of a log written before keying
+            last = session.execute(select(func.max(AuditEvent.event_id))).scalar() or 0
+            if last > through:
+                raise AuditTamperError("the audit head pointer is unsealed behind keyed rows (log altered): run `gatekeeper audit verify`")
+            return head.value
+        pointer = Pointer.open(self._key, HEAD_KEY, head.value)
+        if pointer is None:
+            raise AuditTamperError("the audit head pointer does not verify (log altered, or another audit key): run `gatekeeper audit verify`")
+        return pointer.row_hash
+
+    def _legacy_through(self, session: Session) -> int:
+        """The last row hashed before keying (0 on a database created keyed). Never sealed here:
+        an unsealed marker is only ever blessed by an admin (``seal_legacy``), or a rewrite that
+        reset it would be blessed by the next write."""
+        legacy = session.get(Meta, LEGACY_KEY)
+        if legacy is None:
+            raise AuditTamperError("the audit log's keying marker is missing (log deleted or rewritten): run `gatekeeper audit verify`")
+        if ":" not in legacy.value:
+            return int(legacy.value) if legacy.value.isdigit() else 0
+        pointer = Pointer.open(self._key, LEGACY_KEY, legacy.value)
+        if pointer is None:
+            raise AuditTamperError("the audit log's keying marker does not verify (altered, or another audit key)")
+        return pointer.event_id
+
+    def seal_legacy(self) -> int:
+        """After an admin has checked them: protect the rows written before the chain was keyed
+        by sealing the marker (and an old purge anchor). Refused when they do not verify."""
+        with self.sessions.begin() as session:
+            take_write_lock(session)
+            legacy = session.get(Meta, LEGACY_KEY)
+            if legacy is None or ":" in legacy.value:
+                return 0
+            problems = ChainCheck(self._key, session).run()
+            blocking = [p for p in problems if not p.startswith(LEGACY_NOTE)]
+            if blocking:
+                raise AuditTamperError(f"the unkeyed rows do not verify, nothing sealed: {blocking[0]}")
+            through = int(legacy.value) if legacy.value.isdigit() else 0
+            legacy.value = Pointer(through, "legacy").seal(self._key, LEGACY_KEY)
+            anchor = session.get(Meta, ANCHOR_KEY)
+            if anchor is not None and ":" not in anchor.value:
+                anchor.value = Pointer(0, anchor.value).seal(self._key, ANCHOR_KEY)
+        return through
+
+    @staticmethod
+    def _set_meta(session: Session, key: str, value: str) -> None:
+        row = session.get(Meta, key)
+        if row is None:
+            session.add(Meta(key=key, value=value))
+        else:
+            row.value = value
 
     def query(self, f: AuditFilter) -> list[AuditEvent]:
         stmt = select(AuditEvent).order_by(AuditEvent.event_id)
@@ -141,43 +151,39 @@ class AuditLog:
         with self.sessions() as session:
             return list(session.execute(stmt).scalars())
 
-    def verify(self) -> list[str]:
+    def verify(self, checkpoint: "Checkpoint | None" = None) -> list[str]:
         """Problems found in the chain, each naming the row; empty when intact."""
-        problems = []
         with self.sessions() as session:
-            prev = self._anchor(session)
-            last_id = None
-            for row in session.execute(select(AuditEvent).order_by(AuditEvent.event_id)).scalars():
-                if row.prev_hash != prev:
-                    problems.append(f"event {row.event_id}: chain broken before this row (a row was deleted, inserted or reordered)")
-                if row_digest(row, row.prev_hash) != row.row_hash:
-                    problems.append(f"event {row.event_id}: content does not match its hash (row edited)")
-                if (personal := personal_problem(row)) is not None:
-                    problems.append(personal)
-                prev, last_id = row.row_hash, row.event_id
-            head = session.get(Meta, HEAD_KEY)
-            if head is not None and head.value != prev:
-                problems.append(f"rows after event {last_id} are missing (log truncated)")
-        return problems
+            return ChainCheck(self._key, session).run(checkpoint)
+
+    def checkpoint(self) -> "Checkpoint":
+        """The current head, MAC'd, for shipping off the box (`audit verify --checkpoint`)."""
+        with self.sessions() as session:
+            last = session.execute(select(AuditEvent).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
+            count = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+        if last is None:
+            raise ValueError("the audit log is empty: nothing to checkpoint")
+        return Checkpoint.make(self._key, last.event_id, last.row_hash, int(count))
 
     def purge(self, older_than: datetime) -> tuple[int, list[str]]:
-        """Delete rows older than the cut-off; the last deleted hash anchors what remains.
+        """Delete rows older than the cut-off; the last deleted hash anchors what remains, and a
+        ``purged`` row records it.
 
         Returns the number of rows deleted and the snapshot files they pointed at.
         """
         with self.sessions.begin() as session:
+            take_write_lock(session)
             old = session.execute(select(AuditEvent).where(AuditEvent.at < _utc(older_than)).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
             if old is None:
                 return 0, []
             # Purge a contiguous prefix by id, so the chain stays one unbroken run.
             prefix = AuditEvent.event_id <= old.event_id
             snapshots = _snapshot_paths(session, prefix)
+            self._head_for_append(session)  # refuse to purge a log whose head does not verify
             count = session.execute(delete(AuditEvent).where(prefix)).rowcount
-            anchor = session.get(Meta, ANCHOR_KEY)
-            if anchor is None:
-                session.add(Meta(key=ANCHOR_KEY, value=old.row_hash))
-            else:
-                anchor.value = old.row_hash
+            self._set_meta(session, ANCHOR_KEY, Pointer(old.event_id, old.row_hash).seal(self._key, ANCHOR_KEY))
+            self._append(session, door_id="admin", decision="purged", detail=f"{count} rows up to event {old.event_id} purged (retention)",
+                         at=datetime.now(timezone.utc), covers={"through_event": old.event_id, "rows": int(count)})
         return int(count), snapshots
 
     def snapshots_older_than(self, cutoff: datetime) -> list[str]:
@@ -191,22 +197,29 @@ class AuditLog:
     def anonymise(self, person_id: str, reason: str) -> Anonymisation:
         """Clear the person and snapshot from their rows; decisions, times and scores stay.
 
-        The request itself is logged (without the person), so the log shows that rows were
-        anonymised, when, and why.
+        The request itself is logged in the same transaction (without the person), naming the
+        rows and the time, so the log shows which rows were anonymised, when, and why.
         """
         named = (AuditEvent.person_id == person_id) & AuditEvent.personal_digest.is_not(None)
+        now = datetime.now(timezone.utc)
         with self.sessions.begin() as session:
+            take_write_lock(session)
             snapshots = _snapshot_paths(session, named)
             legacy = session.execute(select(func.count()).where(AuditEvent.person_id == person_id, AuditEvent.personal_digest.is_(None))).scalar_one()
-            cleared = session.execute(update(AuditEvent).where(named).values(person_id=None, snapshot=None, personal_salt=None, anonymised_at=datetime.now(timezone.utc))).rowcount
-        if cleared or legacy:
-            self.record(door_id="admin", decision="anonymised", detail=f"{cleared} rows anonymised on request ({reason})"[:1000])
-        return Anonymisation(int(cleared), legacy, snapshots)
+            events = list(session.execute(select(AuditEvent.event_id).where(named).order_by(AuditEvent.event_id)).scalars())
+            if events:
+                session.execute(update(AuditEvent).where(AuditEvent.event_id.in_(events)).values(person_id=None, snapshot=None, personal_salt=None, anonymised_at=now))
+            if events or legacy:
+                self._append(session, door_id="admin", decision="anonymised", detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
+                             covers={"events": events, "at": _utc_naive(now).isoformat(timespec="microseconds")})
+        return Anonymisation(len(events), legacy, snapshots)
 
     @staticmethod
-    def _anchor(session: Session) -> str:
+    def _anchor_hash(session: Session) -> str:
         row = session.get(Meta, ANCHOR_KEY)
-        return row.value if row else GENESIS
+        if row is None:
+            return GENESIS
+        return row.value.split(":")[1] if ":" in row.value else row.value
 
 
 def _snapshot_paths(session: Session, rows: ColumnElement[bool]) -> list[str]:

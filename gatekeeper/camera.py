@@ -19,6 +19,8 @@ import numpy as np
 
 from gatekeeper.images import ImageError, read_rgb
 
+from gatekeeper.actuate import redact_url  # noqa: E402
+
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -39,7 +41,8 @@ class FrameSource(Protocol):
 class OpenCVSource:
     def __init__(self, spec: str | int, finite: bool) -> None:
         self.spec = spec
-        self.name = str(spec)
+        # The name goes into logs and the audit log: a stream URL's credentials stay out of it.
+        self.name = redact_url(spec) if isinstance(spec, str) and "://" in spec else str(spec)
         self.finite = finite
         self._cap: cv2.VideoCapture | None = None
 

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gatekeeper.config import Settings
+from gatekeeper.display import safe
 
 app = typer.Typer(help="Face-verification door access: enroll, run the door, audit.", no_args_is_help=True, pretty_exceptions_enable=False)
 people_app = typer.Typer(help="List, show, rename and remove enrolled people.", no_args_is_help=True)
@@ -34,8 +35,29 @@ def _app():  # type: ignore[no-untyped-def]
     return App(Settings())
 
 
+def redact_source(source: str) -> str:
+    from gatekeeper.actuate import redact_url
+
+    return redact_url(source) if "://" in source else source
+
+
+def redact_database_url(url: str) -> str:
+    from gatekeeper.storage.database import redact
+
+    return redact(url)
+
+
+def _one_line(exc: Exception) -> str:
+    """A pydantic validation error as 'setting: problem' lines, without its documentation links."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "invalid settings: " + "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {safe(message)}")
     raise typer.Exit(code)
 
 
@@ -75,6 +97,7 @@ def enroll(
                 results.append(gk.enrollment.enroll(pid, display, embedded, extend=extend, force=force))
                 bar.advance(task, len(embedded))
     _print_enrollment(results)
+    _index_note(gk)
     if any(not r.enrolled or not all(p.ok for p in r.photos) for r in results):
         raise typer.Exit(1)
 
@@ -85,7 +108,7 @@ def _print_enrollment(results) -> None:  # type: ignore[no-untyped-def]
         table.add_column(col)
     for r in results:
         used = sum(p.ok for p in r.photos)
-        table.add_row(r.person_id, f"{used}/{len(r.photos)}", "[green]enrolled" if r.enrolled else f"[red]not enrolled: {r.reason}")
+        table.add_row(safe(r.person_id), f"{used}/{len(r.photos)}", "[green]enrolled" if r.enrolled else f"[red]not enrolled: {safe(r.reason)}")
     console.print(table)
     rejected = [(r.person_id, p) for r in results for p in r.photos if not p.ok]
     if rejected:
@@ -93,7 +116,7 @@ def _print_enrollment(results) -> None:  # type: ignore[no-untyped-def]
         for col in ("person", "file", "reason"):
             bad.add_column(col)
         for pid, p in rejected:
-            bad.add_row(pid, p.path, p.reason)
+            bad.add_row(safe(pid), safe(p.path), safe(p.reason))
         console.print(bad)
     n_ok = sum(r.enrolled for r in results)
     console.print(f"{n_ok} enrolled, {len(results) - n_ok} not enrolled, {len(rejected)} photos rejected")
@@ -129,7 +152,7 @@ def people_list() -> None:
         for col in ("id", "name", "photos", "model", "updated (UTC)"):
             table.add_column(col)
         for p in rows:
-            table.add_row(p.person_id, p.name, str(len(p.photos)), p.model_version, p.updated_at.strftime("%Y-%m-%d %H:%M"))
+            table.add_row(safe(p.person_id), safe(p.name), str(len(p.photos)), safe(p.model_version), p.updated_at.strftime("%Y-%m-%d %H:%M"))
     console.print(table)
 
 
@@ -142,12 +165,12 @@ def people_show(person_id: str) -> None:
         p = s.get(Person, person_id)
         if p is None:
             _fail(f"no enrolled person {person_id!r}")
-        console.print(f"[bold]{p.person_id}[/bold]  {p.name}  model {p.model_version}  created {p.created_at:%Y-%m-%d %H:%M} UTC")
+        console.print(f"[bold]{safe(p.person_id)}[/bold]  {safe(p.name)}  model {safe(p.model_version)}  created {p.created_at:%Y-%m-%d %H:%M} UTC")
         table = Table()
         for col in ("photo", "quality"):
             table.add_column(col)
         for ph in p.photos:
-            table.add_row(ph.source, json.dumps(ph.quality))
+            table.add_row(safe(ph.source), safe(json.dumps(ph.quality)))
     console.print(table)
 
 
@@ -158,11 +181,19 @@ def people_remove(
     reason: Annotated[str, typer.Option(help="why (logged with an anonymisation), e.g. a request number")] = "person removed",
 ) -> None:
     """Delete the person's vectors (database and index) and the snapshots of their face."""
-    report = _app().forget(person_id, anonymise_audit, reason)
+    gk = _app()
+    report = gk.forget(person_id, anonymise_audit, reason)
     if not report.removed and not report.audit_rows_anonymised:
         _fail(f"no enrolled person {person_id!r}")
-    console.print(f"removed {person_id}" if report.removed else f"{person_id} was not enrolled")
+    console.print(f"removed {safe(person_id)} from the database: doors refuse them from their next gallery check" if report.removed else f"{safe(person_id)} was not enrolled")
+    _index_note(gk)
     _forget_summary(report)
+
+
+def _index_note(gk) -> None:  # type: ignore[no-untyped-def]
+    """The change is committed either way; say plainly when only the index cache lagged behind."""
+    if gk.enrollment.index_warning:
+        err.print(f"[yellow]warning:[/yellow] {safe(gk.enrollment.index_warning)}")
 
 
 def _forget_summary(report) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +205,7 @@ def _forget_summary(report) -> None:  # type: ignore[no-untyped-def]
 
 def _fail_on_snapshot_failures(failures: list[str]) -> None:
     for failure in failures:
-        err.print(f"[red]snapshot not deleted:[/red] {failure}")
+        err.print(f"[red]snapshot not deleted:[/red] {safe(failure)}")
     if failures:
         raise typer.Exit(1)
 
@@ -183,7 +214,7 @@ def _fail_on_snapshot_failures(failures: list[str]) -> None:
 def people_rename(person_id: str, name: str) -> None:
     if not _app().enrollment.rename(person_id, name):
         _fail(f"no enrolled person {person_id!r}")
-    console.print(f"{person_id} is now {name!r}")
+    console.print(f"{safe(person_id)} is now {safe(repr(name))}")
 
 
 # -- verify ---------------------------------------------------------------------------------
@@ -203,7 +234,7 @@ def verify(photo: Path, top: int = 3) -> None:
     gallery = gk.gallery()
     for i, face in enumerate(faces, 1):
         if not face.usable:
-            console.print(f"face {i}: not usable: {'; '.join(face.problems)}")
+            console.print(f"face {i}: not usable: {safe('; '.join(face.problems))}")
             continue
         cands = gallery.search(face.embedding[None], k=top)[0]
         verdict = "match" if cands and cands[0].similarity >= gk.thresholds.match else "no match"
@@ -211,7 +242,7 @@ def verify(photo: Path, top: int = 3) -> None:
         table.add_column("person")
         table.add_column("similarity")
         for c in cands:
-            table.add_row(c.person_id, f"{c.similarity:.3f}")
+            table.add_row(safe(c.person_id), f"{c.similarity:.3f}")
         console.print(table)
 
 
@@ -233,9 +264,9 @@ def run(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"door {settings.door_id}: watching {settings.source}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}")
+    console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}")
     stats = daemon.run(open_source(settings.source), stop)
-    console.print(f"stopped after {stats.frames} frames: {stats.decisions or 'no decisions'}, {stats.errors} errors")
+    console.print(f"stopped after {stats.frames} frames: {safe(stats.decisions or 'no decisions')}, {stats.errors} errors")
 
 
 # -- audit ----------------------------------------------------------------------------------
@@ -283,7 +314,7 @@ def audit(
             table.add_column(title.removeprefix("per "))
             table.add_column("count", justify="right")
             for key, n in sorted(counts.items()):
-                table.add_row(key, str(n))
+                table.add_row(safe(key), str(n))
             console.print(table)
     elif fmt == "csv":
         sys.stdout.write(to_csv(rows))
@@ -300,19 +331,65 @@ def _audit_table(rows) -> None:  # type: ignore[no-untyped-def]
     colour = {"granted": "green", "error": "red"}
     for r in rows:
         fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-        table.add_row(str(r.event_id), f"{r.at:%Y-%m-%d %H:%M:%S}", r.door_id, f"[{colour.get(r.decision, 'yellow')}]{r.decision}", r.person_id or "", fmt(r.best_similarity), fmt(r.second_similarity), fmt(r.threshold), (r.detail or "")[:60])
+        table.add_row(str(r.event_id), f"{r.at:%Y-%m-%d %H:%M:%S}", safe(r.door_id), f"[{colour.get(r.decision, 'yellow')}]{safe(r.decision)}", safe(r.person_id or ""), fmt(r.best_similarity), fmt(r.second_similarity), fmt(r.threshold), safe((r.detail or "")[:60]))
     console.print(table)
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the tamper-evident hash chain; names every edited, deleted, inserted or reordered row."""
-    problems = _app().audit.verify()
+def audit_verify(
+    checkpoint: Annotated[Optional[Path], typer.Option(help="a checkpoint exported earlier (`audit checkpoint`): proves every row up to it")] = None,
+) -> None:
+    """Check the keyed hash chain; names every edited, deleted, inserted or reordered row, a
+    truncated tail, a faked purge, and rows cleared without an anonymisation record."""
+    from gatekeeper.audit_chain import Checkpoint
+
+    try:
+        cp = Checkpoint.read(checkpoint) if checkpoint else None
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    problems = _app().audit.verify(cp)
     for p in problems:
-        console.print(f"[red]{p}")
+        console.print(f"[red]{safe(p)}")
     if problems:
         raise typer.Exit(1)
-    console.print("[green]audit chain intact")
+    console.print("[green]audit chain intact" + (f" and matches the checkpoint of {cp.exported_at}" if cp else ""))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(out: Annotated[Path, typer.Option(help="where to write it; ship it off this box (log shipper, another host)")]) -> None:
+    """Export the chain's current head, MAC'd with the audit key. Later `audit verify --checkpoint`
+    proves that no row up to it was changed, even by someone who has the key."""
+    from gatekeeper.storage.files import write_private
+
+    cp = _app().audit.checkpoint()
+    write_private(out, cp.to_json().encode())
+    console.print(f"checkpoint of event {cp.event_id} ({cp.rows} rows) written to {safe(out)}")
+
+
+@audit_app.command("seal-legacy")
+def audit_seal_legacy() -> None:
+    """Protect rows written before the chain was keyed (after an upgrade), once you have checked them."""
+    through = _app().audit.seal_legacy()
+    console.print(f"sealed: events up to {through} are now covered by the keyed chain" if through else "nothing to seal")
+
+
+@audit_app.command("snapshot")
+def audit_snapshot(event: int, out: Annotated[Path, typer.Option(help="JPEG file to write")]) -> None:
+    """Write the face snapshot of one audit row as a JPEG (opening it with the template key when sealed)."""
+    from gatekeeper.storage.files import write_private
+    from gatekeeper.storage.models import AuditEvent
+
+    gk = _app()
+    with gk.sessions() as s:
+        row = s.get(AuditEvent, event)
+    if row is None or not row.snapshot:
+        _fail(f"event {event} has no snapshot")
+    try:
+        data = Path(row.snapshot).read_bytes()
+    except OSError as exc:
+        _fail(f"{row.snapshot}: {exc.strerror or exc}")
+    write_private(out, gk.codec.unseal(data) if row.snapshot.endswith(".sealed") else data)
+    console.print(f"event {event}: snapshot written to {safe(out)}")
 
 
 @audit_app.command("purge")
@@ -343,14 +420,17 @@ def audit_anonymise(
 # -- config, demo -----------------------------------------------------------------------------
 @config_app.command("show")
 def config_show() -> None:
-    """Effective settings (environment GATEKEEPER_*, then gatekeeper.toml, then defaults)."""
+    """Effective settings and where each came from (environment, the file in $GATEKEEPER_CONFIG,
+    the model card, or the default); secrets in URLs are shown redacted."""
+    from gatekeeper.settings_report import setting_rows
+
     settings = Settings()
     table = Table(title="gatekeeper settings")
-    table.add_column("setting")
-    table.add_column("value")
-    for key, value in settings.model_dump().items():
-        table.add_row(key, str(value))
-    table.add_row("(database)", settings.resolved_database_url)
+    for col in ("setting", "value", "from"):
+        table.add_column(col)
+    for key, value, source in setting_rows(settings):
+        table.add_row(safe(key), safe(value), safe(source))
+    table.add_row("(database)", safe(redact_database_url(settings.resolved_database_url)), "")
     console.print(table)
 
 
@@ -372,11 +452,13 @@ def main() -> None:
     try:
         app()
     except Exception as exc:  # a clear one-line error for the admin rather than a traceback
+        from gatekeeper.audit import AuditTamperError
         from gatekeeper.encoder import ModelFileError
         from gatekeeper.storage.database import DatabaseError
+        from gatekeeper.storage.keys import AuditKeyError
         from gatekeeper.storage.templates import TemplateKeyError
 
-        if isinstance(exc, (ModelFileError, DatabaseError, TemplateKeyError, ValueError)):
-            err.print(f"[red]error:[/red] {exc}")
+        if isinstance(exc, (ModelFileError, DatabaseError, TemplateKeyError, AuditKeyError, AuditTamperError, ValueError)):
+            err.print(f"[red]error:[/red] {safe(_one_line(exc))}")
             sys.exit(2)
         raise

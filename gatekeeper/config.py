@@ -1,20 +1,41 @@
-"""Settings: environment variables ``GATEKEEPER_*``, an optional TOML file, then defaults.
+"""Settings: environment variables ``GATEKEEPER_*``, the TOML file named by ``GATEKEEPER_CONFIG``,
+then defaults.
 
-Decision thresholds default to the calibration shipped in the model card, not to guesses.
+Decision thresholds default to the calibration shipped in the model card, not to guesses. Every
+value is range-checked (a door with ``votes_needed = 0`` or a negative threshold is refused at
+start, naming the setting), and a config file is read only when named explicitly: a
+``gatekeeper.toml`` lying in whatever directory the daemon starts in is never picked up.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 
-def _toml_path() -> Path:
-    return Path(os.environ.get("GATEKEEPER_CONFIG", "gatekeeper.toml"))
+CONFIG_ENV = "GATEKEEPER_CONFIG"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # door ids, like person ids: plain, printable, short
+
+
+def config_path() -> Path | None:
+    value = os.environ.get(CONFIG_ENV, "").strip()
+    return Path(value) if value else None
+
+
+def _toml_sources(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
+    path = config_path()
+    if path is None:
+        return ()
+    if not path.is_file():
+        raise ValueError(f"{CONFIG_ENV}={path}: no such config file")
+    if path.stat().st_mode & 0o022:
+        raise ValueError(f"{path}: config file is writable by group or others (chmod go-w): anyone could change the door's thresholds")
+    return (TomlConfigSettingsSource(settings_cls, toml_file=path),)
+
 
 
 class Settings(BaseSettings):
@@ -24,52 +45,60 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("gatekeeper-data"), description="database, index and snapshots live here")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
     template_key_file: Path | None = Field(None, description="Fernet key file: encrypt embeddings at rest")
+    audit_key_file: Path | None = Field(None, description="HMAC key of the audit chain; default: data_dir/audit.key, created once")
 
     # Encoder and detector
     model: str = "doornet-v2"
-    threads: int = Field(2, description="torch threads per pipeline")
-    enroll_workers: int = Field(2, description="processes embedding photos side by side during enrollment")
+    threads: int = Field(2, ge=1, le=64, description="torch threads per pipeline")
+    # One pass per door frame: the mirror pass doubles the encoder's cost and, with track fusion
+    # averaging frames, bought 0.5 points of open-set FNIR (bench/openset_vs_dlib.py).
+    door_flip_average: bool = Field(False, description="also embed each door frame's mirror image and average")
+    enroll_workers: int = Field(2, ge=1, le=32, description="processes embedding photos side by side during enrollment")
     # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
     # eyes >= 40 px apart (min_inter_eye_px), so its box is >= ~80 px: smaller ones would fail the
     # quality gate anyway, and need not be searched for.
-    detect_max_side: int = Field(320, description="door frames are downscaled to this long side for detection")
-    detect_min_face_px: int = Field(80, description="smallest face box searched at the door (full-frame pixels)")
-    detect_pyramid_factor: float = Field(0.5, description="MTCNN scale step: smaller = fewer pyramid levels, faster")
+    detect_max_side: int = Field(320, ge=64, le=4096, description="door frames are downscaled to this long side for detection")
+    detect_min_face_px: int = Field(80, ge=20, le=1000, description="smallest face box searched at the door (full-frame pixels)")
+    detect_pyramid_factor: float = Field(0.5, gt=0.1, lt=1.0, description="MTCNN scale step: smaller = fewer pyramid levels, faster")
     detect_thresholds: tuple[float, float, float] = Field((0.8, 0.8, 0.8), description="MTCNN P/R/O-net score thresholds")
 
     # Quality gate (enrollment is stricter than the door: a bad template hurts every later visit)
-    min_detection_score: float = 0.90
-    min_inter_eye_px: float = 40.0
-    min_enroll_inter_eye_px: float = Field(32.0, description="LFW-like 250 px portraits have ~43 px")
-    min_sharpness: float = 25.0
-    max_yaw: float = 0.45
-    min_brightness: float = 40.0
-    max_brightness: float = 220.0
-    second_face_ratio: float = 0.6
+    min_detection_score: float = Field(0.90, ge=0.0, le=1.0)
+    min_inter_eye_px: float = Field(40.0, gt=0.0, le=1000.0)
+    min_enroll_inter_eye_px: float = Field(32.0, gt=0.0, le=1000.0, description="LFW-like 250 px portraits have ~43 px")
+    min_sharpness: float = Field(25.0, ge=0.0)
+    max_yaw: float = Field(0.45, gt=0.0, le=1.0)
+    min_brightness: float = Field(40.0, ge=0.0, le=255.0)
+    max_brightness: float = Field(220.0, ge=0.0, le=255.0)
+    second_face_ratio: float = Field(0.6, gt=0.0, le=1.0)
 
     # Decision (None = the model card's calibrated value)
-    match_threshold: float | None = None
-    min_margin: float | None = None
+    match_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min cosine similarity to grant (default: the model card's)")
+    min_margin: float | None = Field(None, ge=0.0, lt=1.0, description="min best-minus-second similarity (default: the model card's)")
+    duplicate_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="enrollment refuses a photo this similar to another person's photo (default: the model card's)")
     # fusion: match each track's quality-weighted mean embedding of its last votes_window frames;
     # vote: match each frame alone. Either way the same person must win votes_needed of them.
     decision_rule: Literal["fusion", "vote"] = "fusion"
-    votes_needed: int = 2
-    votes_window: int = 3
-    cooldown_s: float = 10.0
+    votes_needed: int = Field(2, ge=1, le=30)
+    votes_window: int = Field(3, ge=1, le=30)
+    cooldown_s: float = Field(10.0, ge=0.0, le=3600.0)
     tailgating: Literal["each-face", "deny-all-if-unknown"] = "each-face"
-    unknown_log_interval_s: float = 5.0
+    # A threshold looser than the model card's FAR 1e-2 point lets more than one stranger in a
+    # hundred match someone: it is refused unless this says the admin means it.
+    accept_loose_threshold: bool = Field(False, description="allow match_threshold below the model card's FAR 1e-2 point")
+    unknown_log_interval_s: float = Field(5.0, ge=0.0, le=3600.0)
 
     # Door
-    door_id: str = "door-1"
+    door_id: str = Field("door-1", pattern=ID_PATTERN)
     source: str = "0"
     actuator: Literal["log", "command", "webhook"] = "log"
     actuator_command: str | None = None
     actuator_url: str | None = None
-    actuator_timeout_s: float = 2.0
+    actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0)
     snapshots: bool = False
-    gallery_refresh_s: float = 2.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0)
+    reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0)
+    reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0)
 
     @classmethod
     def settings_customise_sources(
@@ -80,7 +109,19 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_toml_path()))
+        return (init_settings, env_settings, *_toml_sources(settings_cls))
+
+    @model_validator(mode="after")
+    def _relations(self) -> Self:
+        if self.votes_needed > self.votes_window:
+            raise ValueError(f"votes_needed ({self.votes_needed}) cannot exceed votes_window ({self.votes_window})")
+        if self.min_brightness >= self.max_brightness:
+            raise ValueError(f"min_brightness ({self.min_brightness}) must be below max_brightness ({self.max_brightness})")
+        if self.reconnect_initial_s > self.reconnect_max_s:
+            raise ValueError("reconnect_initial_s cannot exceed reconnect_max_s")
+        if not all(0.0 < t < 1.0 for t in self.detect_thresholds):
+            raise ValueError(f"detect_thresholds must each lie in (0, 1), not {self.detect_thresholds}")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

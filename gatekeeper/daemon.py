@@ -26,11 +26,13 @@ from gatekeeper.decide import LOW_QUALITY, Decision, DoorPolicy, Verdict
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.database import gallery_generation
+from gatekeeper.storage.files import write_private
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
 from gatekeeper.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
+SEALED_SNAPSHOT = ".jpg.sealed"
 REPLAY_FPS = 15.0  # replayed files run on a synthetic clock, so votes and cooldowns are repeatable
 
 
@@ -160,13 +162,14 @@ class DoorDaemon:
         if not self.settings.snapshots:
             return None
         folder = self.settings.snapshot_dir
-        folder.mkdir(parents=True, exist_ok=True)
         # Absolute, so removal and purge find the file from any working directory; the random
-        # part keeps two faces in one frame from sharing a file.
-        path = (folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}-{uuid.uuid4().hex[:8]}.jpg").resolve()
+        # part keeps two faces in one frame from sharing a file. With a template key the face is
+        # sealed like the templates (`gatekeeper audit snapshot` opens it).
+        suffix = SEALED_SNAPSHOT if self.codec.encrypting else ".jpg"
+        path = (folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}-{uuid.uuid4().hex[:8]}{suffix}").resolve()
         try:
             _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
-            path.write_bytes(jpeg.tobytes())
+            write_private(path, self.codec.seal(jpeg.tobytes()) if self.codec.encrypting else jpeg.tobytes())
         except OSError as exc:  # a snapshot is evidence, not a condition of the decision
             log.error("%s: snapshot not saved (%s); the decision is logged without it", self.settings.door_id, exc)
             path.unlink(missing_ok=True)

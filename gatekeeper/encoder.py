@@ -150,8 +150,11 @@ class FaceEncoder:
     def template(self) -> AlignmentTemplate:
         return self.card.template
 
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 crops aligned on ``self.template`` -> (N, D) float32 unit vectors."""
+    def embed(self, crops: np.ndarray, flip: bool | None = None) -> np.ndarray:
+        """(N, S, S, 3) uint8 crops aligned on ``self.template`` -> (N, D) float32 unit vectors.
+
+        ``flip``: average each crop with its mirror (None: as the manifest says). Enrollment does;
+        the door embeds each frame once, as its track fusion averages several frames anyway."""
         if len(crops) == 0:
             return np.zeros((0, self.dim), np.float32)
         size = self.template.size
@@ -159,17 +162,22 @@ class FaceEncoder:
             raise ValueError(f"{self.card.name} takes ({size}, {size}, 3) uint8 crops, got {crops.shape} {crops.dtype}")
         # Bounded batches: activations grow with the batch (a 150-px chip's first level alone is
         # ~1.3 MB), and an evaluation or migration may pass thousands of crops at once.
-        return np.concatenate([self._embed_batch(crops[i : i + EMBED_BATCH]) for i in range(0, len(crops), EMBED_BATCH)])
+        flip = self.card.flip_average if flip is None else flip
+        return np.concatenate([self._embed_batch(crops[i : i + EMBED_BATCH], flip) for i in range(0, len(crops), EMBED_BATCH)])
 
-    def _embed_batch(self, crops: np.ndarray) -> np.ndarray:
+    def embed_single(self, crops: np.ndarray) -> np.ndarray:
+        """One forward pass per crop, no mirror: what the door does."""
+        return self.embed(crops, flip=False)
+
+    def _embed_batch(self, crops: np.ndarray, flip: bool) -> np.ndarray:
         with torch.inference_mode():
             x = self.family.preprocess(self.net, torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2))
-            if self.card.flip_average:
+            if flip:
                 # One forward pass over originals and mirrors, then average: ~free accuracy.
                 both = self.net(torch.cat([x, x.flip(3)]))
                 emb = F.normalize(both[: len(x)] + both[len(x) :], dim=1)
             else:
-                emb = self.net(x)
+                emb = F.normalize(self.net(x), dim=1)
         return emb.numpy().astype(np.float32)
 
 

@@ -8,7 +8,13 @@ the commit, and a crash in between only leaves a stale index that the next start
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
+import logging
+import os
+import signal
+import threading
+import time
 import multiprocessing as mp
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.align import ENROLLMENT_KEEPSAKE, align_face
 from gatekeeper.config import Settings
-from gatekeeper.gallery import GalleryIndex, load_gallery
+from gatekeeper.duplicates import Clash, PhotoGallery
+from gatekeeper.identifiers import InvalidIdentifier, check_person_id, clean_display_name
+from gatekeeper.gallery import GalleryIndex, gallery_seal, load_gallery
 from gatekeeper.images import ImageError, read_rgb
 from gatekeeper.pipeline import FaceError, FacePipeline
 from gatekeeper.storage.database import bump_generation, gallery_generation
@@ -32,6 +40,7 @@ from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
 
+log = logging.getLogger(__name__)
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -72,6 +81,8 @@ class Enrollment:
         self._index: GalleryIndex | None = None  # kept in step with our own enrollments
         self._in_batch = False
         self._unsaved = False
+        self.index_warning: str | None = None  # set when the index file could not be written
+        self._photos = PhotoGallery(codec, pipeline.encoder.version)
 
     @property
     def model_version(self) -> str:
@@ -81,6 +92,8 @@ class Enrollment:
         """The index as the database has it now (the file if current, else rebuilt and saved)."""
         self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version)
         self._unsaved = False
+        if self._index.save_error:
+            self.index_warning = self._index.save_error
         return self._index
 
     @contextmanager
@@ -93,8 +106,7 @@ class Enrollment:
         finally:
             self._in_batch = False
             if self._index is not None and self._unsaved:
-                self._index.save(self.settings.index_path)
-                self._unsaved = False
+                self._save_index(self._index)
 
     def embed_photo(self, path: Path) -> PhotoResult:
         return embed_photo(self.pipeline, path)
@@ -121,6 +133,12 @@ class Enrollment:
     def enroll(self, person_id: str, name: str, photos: list[PhotoResult], extend: bool = False, force: bool = False) -> PersonResult:
         """Store one person from already embedded photos; refuses lookalikes of others unless forced."""
         result = PersonResult(person_id, name, photos)
+        try:
+            check_person_id(person_id)
+            name = clean_display_name(name)
+        except InvalidIdentifier as exc:
+            result.reason = str(exc)
+            return result
         accepted = [p for p in photos if p.ok]
         if not accepted:
             result.reason = "no usable photo"
@@ -131,9 +149,9 @@ class Enrollment:
                 person = session.get(Person, person_id)
                 kept = [self.codec.decode(p.embedding) for p in person.photos] if (person and extend) else []
                 vector = person_vector(kept + [p.embedding for p in accepted])
-                clash = self._lookalike(person_id, vector)
+                clash = self._lookalike(session, person_id, vector, [p.embedding for p in accepted])
                 if clash and not force:
-                    raise _Refused(f"looks like already-enrolled {clash[0]!r} (similarity {clash[1]:.3f}); use --force if they are different people")
+                    raise _Refused(f"looks like already-enrolled {clash.person_id!r} (similarity {clash.similarity:.3f}); use --force if they are different people")
                 vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
         except _Refused as refused:  # rolled back: the generation did not move
             result.reason = str(refused)
@@ -151,8 +169,19 @@ class Enrollment:
             return
         self._unsaved = True
         if not self._in_batch:
-            index.save(self.settings.index_path)
-            self._unsaved = False
+            self._save_index(index)
+
+    def _save_index(self, index: GalleryIndex) -> None:
+        """The file is only a cache: when it cannot be written the database change still stands
+        (doors rebuild from the database), and the admin is told rather than shown a failure."""
+        self._unsaved = False
+        try:
+            with self.sessions() as session:
+                seal = gallery_seal(session, self.codec)
+            index.save(self.settings.index_path, seal)
+        except OSError as exc:
+            self.index_warning = f"the index file {self.settings.index_path} could not be written ({exc.strerror or exc}); doors rebuild it from the database"
+            log.error("%s", self.index_warning)
 
     def _current_index(self) -> GalleryIndex:
         if self._index is not None:
@@ -175,6 +204,8 @@ class Enrollment:
         return True
 
     def rename(self, person_id: str, name: str) -> bool:
+        """False when nobody has this id; ``InvalidIdentifier`` for a name enrollment would refuse."""
+        name = clean_display_name(name)
         with self.sessions.begin() as session:
             person = session.get(Person, person_id)
             if person is None:
@@ -183,11 +214,15 @@ class Enrollment:
             person.updated_at = utcnow()
         return True
 
-    def _lookalike(self, person_id: str, vector: np.ndarray) -> tuple[str, float] | None:
+    def _lookalike(self, session: Session, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> Clash | None:
+        """Another enrolled person this face already matches: their mean at the door's threshold,
+        or any of their photos at the (stricter) duplicate threshold."""
         for cand in self._current_index().search(vector[None], k=2)[0]:
             if cand.person_id != person_id and cand.similarity >= self.thresholds.match:
-                return cand.person_id, cand.similarity
-        return None
+                return Clash(cand.person_id, cand.similarity)
+        self._photos.refresh(session)
+        clash = self._photos.closest_other(person_id, np.stack([vector, *photos]))
+        return clash if clash is not None and clash.similarity >= self.thresholds.duplicate else None
 
     def _store(self, session: Session, person: Person | None, person_id: str, name: str, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> int:
         if person is None:
@@ -237,8 +272,31 @@ _worker_pipeline: FacePipeline | None = None
 
 def _worker_start(pipeline: FacePipeline) -> None:
     global _worker_pipeline
+    _die_with_parent()
     torch.set_num_threads(1)
     _worker_pipeline = pipeline
+
+
+def _die_with_parent() -> None:
+    """A worker holds ~500 MB: when the enrolling process is killed (SIGKILL skips every cleanup),
+    the kernel sends the worker SIGKILL too (Linux PR_SET_PDEATHSIG); elsewhere a watchdog thread
+    notices the parent is gone."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the call took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
 
 
 def _worker_embed(path: Path) -> PhotoResult:

@@ -1,9 +1,13 @@
 """The FAISS gallery: one unit vector per enrolled person, searched by inner product (= cosine).
 
 The index is a cache of the database. Its file carries the database's gallery generation and the
-model version; when either differs, or the file is missing or unreadable, it is rebuilt from the
-people table. The file is written to a temporary name and renamed, so a crash never leaves a
-half-written index.
+model version; when either differs, or the file is missing, unreadable or not sealed with this
+installation's index key, it is rebuilt from the people table. The file is sealed with Fernet
+(AES + HMAC): with a template key set the seal key derives from it, so the file holds no template
+in the clear; without one, a random key kept in the database authenticates it, so a forged file
+(someone's own embedding under a victim's id) is never loaded. The file is written to a unique
+temporary name and renamed, so a crash never leaves a half-written index and two writers never
+collide.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +23,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.storage.database import gallery_generation
+from gatekeeper.storage.files import write_private
+from gatekeeper.storage.database import gallery_generation, index_seal_key
 from gatekeeper.storage.models import Person
-from gatekeeper.storage.templates import TemplateCodec
+from gatekeeper.storage.templates import IndexSeal, TemplateCodec
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class GalleryIndex:
         self.people = people  # vector_id -> person_id
         self.generation = generation
         self.model_version = model_version
+        self.save_error: str | None = None  # why the last rebuild could not be written to disk
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -79,28 +84,25 @@ class GalleryIndex:
         self.generation = generation
         return True
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, seal: IndexSeal) -> None:
         stamp = {"generation": self.generation, "model_version": self.model_version, "people": {str(k): v for k, v in self.people.items()}}
-        blob = faiss.serialize_index(self.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            np.savez(fh, index=blob, stamp=np.frombuffer(json.dumps(stamp).encode(), dtype=np.uint8))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        raw = io.BytesIO()
+        np.savez(raw, index=faiss.serialize_index(self.index), stamp=np.frombuffer(json.dumps(stamp).encode(), dtype=np.uint8))
+        write_private(path, seal.seal(raw.getvalue()))
 
     @classmethod
-    def load(cls, path: Path) -> "GalleryIndex | None":
-        """The saved index, or None when missing or unreadable (the caller rebuilds)."""
+    def load(cls, path: Path, seal: IndexSeal) -> "GalleryIndex | None":
+        """The saved index, or None when missing, unreadable or not sealed with this key (the
+        caller rebuilds from the database, which is the truth)."""
         try:
-            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
+            blob = seal.open(path.read_bytes())
+            with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 stamp = json.loads(data["stamp"].tobytes().decode())
                 index = faiss.deserialize_index(data["index"])
         except FileNotFoundError:
             return None
-        except Exception as exc:  # a corrupt cache is not an error: the database is the truth
-            log.warning("gallery index %s unreadable (%s); rebuilding", path, exc)
+        except Exception as exc:  # corrupt, forged or sealed with another key: never trusted
+            log.warning("gallery index %s not usable (%s); rebuilding from the database", path, exc)
             return None
         people = {int(k): v for k, v in stamp["people"].items()}
         return cls(index, people, int(stamp["generation"]), str(stamp["model_version"]))
@@ -137,14 +139,27 @@ def rebuild_from_database(session: Session, codec: TemplateCodec, dim: int, mode
     return GalleryIndex.build(vectors, np.array([r.vector_id for r in current]), [r.person_id for r in current], dim, generation, model_version)
 
 
+def gallery_seal(session: Session, codec: TemplateCodec) -> IndexSeal:
+    """The key the index file is sealed with: derived from the template key when one is set
+    (the file is then encrypted too), else the installation's random key in the database."""
+    return codec.index_seal() or IndexSeal(index_seal_key(session))
+
+
 def load_gallery(sessions: sessionmaker[Session], codec: TemplateCodec, path: Path, dim: int, model_version: str) -> GalleryIndex:
-    """The index at ``path`` if it matches the database and model; otherwise a fresh rebuild."""
+    """The index at ``path`` if it is sealed with our key and matches the database and model;
+    otherwise a fresh rebuild from the database. A rebuild that cannot be written to disk is still
+    served (it is current); the next load rebuilds again."""
     with sessions() as session:
         generation = gallery_generation(session)
-        cached = GalleryIndex.load(path)
+        seal = gallery_seal(session, codec)
+        cached = GalleryIndex.load(path, seal)
         if cached is not None and cached.generation == generation and cached.model_version == model_version:
             return cached
         log.info("rebuilding gallery index %s (generation %d)", path, generation)
         fresh = rebuild_from_database(session, codec, dim, model_version)
-    fresh.save(path)
+    try:
+        fresh.save(path, seal)
+    except OSError as exc:
+        log.error("gallery index %s could not be written (%s); serving the rebuild from memory", path, exc)
+        fresh.save_error = f"the index file {path} could not be written ({exc.strerror or exc}); doors rebuild it from the database"
     return fresh

@@ -52,13 +52,13 @@ class FacePipeline:
 
     def analyse(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
         """Every face in a door-camera frame, largest first; usable ones carry an embedding."""
-        return self._analyse(image_rgb, self.door_detector, self.door_gate)
+        return self._analyse(image_rgb, self.door_detector, self.door_gate, flip=self.settings.door_flip_average)
 
     def analyse_photo(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
         """Every face in a photo (any size, thorough detection), judged by the door's gate."""
         return self._analyse(image_rgb, self.photo_detector, self.door_gate)
 
-    def _analyse(self, image_rgb: np.ndarray, detector: FaceDetector, gate: QualityGate) -> list[AnalysedFace]:
+    def _analyse(self, image_rgb: np.ndarray, detector: FaceDetector, gate: QualityGate, flip: bool | None = None) -> list[AnalysedFace]:
         # Low-confidence detections are mostly not faces (patterns, posters): ignore them outright
         # rather than report a "low quality face" for every one.
         confident = [f for f in detector.detect(image_rgb) if f.score >= self.settings.min_detection_score]
@@ -72,7 +72,7 @@ class FacePipeline:
             analysed.append(AnalysedFace(det, crop, quality, gate.problems(quality)))
         usable = [a for a in analysed if a.usable]
         if usable:
-            for face, emb in zip(usable, self.encoder.embed(np.stack([a.crop for a in usable]))):
+            for face, emb in zip(usable, self.encoder.embed(np.stack([a.crop for a in usable]), flip=flip)):
                 face.embedding = emb
         return analysed
 

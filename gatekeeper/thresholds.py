@@ -14,6 +14,7 @@ class DecisionThresholds:
     margin: float  # best minus second-best person, against lookalikes and relatives
     votes_needed: int  # the same person must win N ...
     votes_window: int  # ... of the last M frames of a track
+    duplicate: float  # enrollment: a new photo this similar to another person's photo is refused
 
     @classmethod
     def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
@@ -22,4 +23,11 @@ class DecisionThresholds:
         margin = settings.min_margin if settings.min_margin is not None else cal.get("min_margin")
         if match is None or margin is None:
             raise ValueError(f"model {card.name} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
-        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window)
+        loosest = cal.get("far_thresholds", {}).get("0.01", {}).get("threshold")
+        if loosest is not None and float(match) < loosest and not settings.accept_loose_threshold:
+            raise ValueError(
+                f"match_threshold {float(match):.4f} is looser than {card.name}'s FAR 1e-2 point ({loosest:.4f}): more than one stranger in a "
+                "hundred would match someone. Set accept_loose_threshold = true (GATEKEEPER_ACCEPT_LOOSE_THRESHOLD=1) if that is really meant"
+            )
+        duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
+        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate))

@@ -16,11 +16,12 @@ from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import AuditEvent
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+KEY = bytes(range(32))  # the audit chain's HMAC key in these tests
 
 
 @pytest.fixture
 def audit(db_url: str) -> AuditLog:
-    log = AuditLog(open_database(db_url))
+    log = AuditLog(open_database(db_url), KEY)
     rows = [
         ("front", "granted", "alice", 0), ("front", "denied-unknown", None, 1), ("back", "granted", "bob", 25),
         ("front", "denied-ambiguous", "alice", 26), ("back", "error", None, 49), ("front", "granted", "alice", 50),
@@ -103,7 +104,8 @@ def test_inserted_row_is_named(audit: AuditLog) -> None:
 
 def test_purge_keeps_the_rest_verifiable(audit: AuditLog) -> None:
     assert audit.purge(T0 + timedelta(hours=30)) == (4, [])
-    assert [r.event_id for r in audit.query(AuditFilter())] == [5, 6]
+    rows = audit.query(AuditFilter())
+    assert [r.event_id for r in rows] == [5, 6, 7] and rows[-1].decision == "purged" and rows[-1].covers == {"through_event": 4, "rows": 4}
     assert audit.verify() == []
     audit.record(door_id="front", decision="granted", person_id="bob")
     assert audit.verify() == []
@@ -135,7 +137,7 @@ def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) ->
     from alembic.config import Config
     from sqlalchemy import create_engine
 
-    from gatekeeper.audit import GENESIS, row_digest
+    from gatekeeper.audit_chain import GENESIS, row_digest
     from gatekeeper.storage.database import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -154,12 +156,13 @@ def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) ->
         )
         conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('audit_head', ?)", (old.row_hash,))
     engine.dispose()
-    log = AuditLog(open_database(url))  # migrates to head
-    assert log.verify() == []
+    log = AuditLog(open_database(url), KEY)  # migrates to head
+    assert [p.split(":")[0] for p in log.verify()] == ["unprotected rows"]  # verifies, but says it is unkeyed
     log.record(door_id="front", decision="granted", person_id="alice")
     result = log.anonymise("alice", "request 8")
     assert (result.rows, result.legacy_rows) == (1, 1)
     assert [r.person_id for r in log.query(AuditFilter())] == ["alice", None, None]
+    assert log.seal_legacy() == 1  # the admin checked the old row: it is protected from now on
     assert log.verify() == []
 
 

@@ -36,6 +36,30 @@ def _check_consistent(settings: Settings, encoder) -> set[str]:  # type: ignore[
     return set(people)
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _assert_gone(pids: list[int], within_s: float = 5.0) -> None:
+    deadline = time.monotonic() + within_s
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in pids if _alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)  # don't leave them behind for the rest of the suite
+    assert not left, f"{len(left)} enrollment workers outlived their killed parent"
+
+
 @pytest.mark.slow
 def test_sigkill_during_enrollment_never_leaves_half_a_person(lfw: Path, tmp_path: Path, encoder) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "enroll"
@@ -46,14 +70,18 @@ def test_sigkill_during_enrollment_never_leaves_half_a_person(lfw: Path, tmp_pat
     settings = Settings(data_dir=tmp_path / "data")
     env = {**os.environ, "GATEKEEPER_DATA_DIR": str(settings.data_dir), "GATEKEEPER_THREADS": "1"}
     rng = np.random.default_rng(0)
-    killed = 0
+    killed = workers_seen = 0
     for i in range(KILLS):
         cmd = [sys.executable, "-m", "gatekeeper", "enroll", str(folder)] + (["--extend"] if i % 2 else [])
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(float(rng.uniform(2.5, 7.5)))
+        workers = _children(proc.pid)
+        workers_seen += len(workers)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         killed += proc.wait() == -signal.SIGKILL
+        _assert_gone(workers)  # issue #11 item 15: forked embedding workers die with their parent
         _check_consistent(settings, encoder)
     # Most kills must land while the run is still working for this test to mean anything.
     assert killed >= KILLS // 4, f"only {killed} of {KILLS} runs were killed mid-way"
+    assert workers_seen > 0, "no kill landed while embedding workers ran: the worker check meant nothing"

@@ -60,8 +60,15 @@ def test_deleted_index_is_rebuilt_identically(lfw: Path, make_app) -> None:  # t
         assert [(c.person_id, round(c.similarity, 6)) for c in a] == [(c.person_id, round(c.similarity, 6)) for c in b]
     # A corrupt or stale index file is rebuilt too, never trusted.
     gk.settings.index_path.write_bytes(b"garbage")
-    assert GalleryIndex.load(gk.settings.index_path) is None
+    assert GalleryIndex.load(gk.settings.index_path, _seal(gk)) is None
     assert gk.gallery().people == before.people
+
+
+def _seal(gk):  # type: ignore[no-untyped-def]
+    from gatekeeper.gallery import gallery_seal
+
+    with gk.sessions() as s:
+        return gallery_seal(s, gk.codec)
 
 
 def test_bad_photos_are_reported_and_change_nothing(lfw: Path, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -155,7 +162,7 @@ def test_batch_enrollment_keeps_the_index_equal_to_a_rebuild(lfw: Path, make_app
         # Re-enrolling someone inside the batch replaces their vector in place.
         first, photos = people[0]
         assert gk.enrollment.enroll(first, first, [gk.enrollment.embed_photo(photos[2])], force=True).enrolled
-    saved = GalleryIndex.load(gk.settings.index_path)
+    saved = GalleryIndex.load(gk.settings.index_path, _seal(gk))
     with gk.sessions() as s:
         rebuilt = rebuild_from_database(s, gk.codec, gk.pipeline.encoder.dim, gk.pipeline.encoder.version)
         rows = s.execute(select(Person.person_id, Person.template)).all()

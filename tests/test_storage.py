@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect
 
-from gatekeeper.gallery import GalleryIndex, GalleryModelMismatch, load_gallery
+from gatekeeper.gallery import GalleryIndex, GalleryModelMismatch, gallery_seal, load_gallery
 from gatekeeper.storage.database import bump_generation, open_database
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import TemplateCodec, TemplateKeyError
@@ -62,7 +62,9 @@ def test_index_follows_generation_and_model_version(tmp_path: Path, db_url: str)
     first = load_gallery(sessions, codec, path, 8, "m1")
     assert len(first) == 2 and first.search(vecs[1:2], k=1)[0][0].person_id == "b"
     _add_person(sessions, codec, "c", 3, vecs[2])  # another process enrolls: the file is stale
-    assert GalleryIndex.load(path).generation == first.generation
+    with sessions() as s:
+        seal = gallery_seal(s, codec)
+    assert GalleryIndex.load(path, seal).generation == first.generation
     assert len(load_gallery(sessions, codec, path, 8, "m1")) == 3
     # A new model version cannot use old vectors: the gallery is refused, naming the fix.
     with pytest.raises(GalleryModelMismatch, match="gatekeeper migrate"):

@@ -73,6 +73,9 @@ class AuditEvent(Base):
     personal_salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
     personal_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # An admin action's row names what it applied to, e.g. {"events": [...], "at": "..."} for an
+    # anonymisation: the anonymised rows themselves changed after they were hashed.
+    covers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
 

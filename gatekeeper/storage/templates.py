@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import base64
+import logging
+import stat
+
 import numpy as np
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger(__name__)
 
 KEY_ENV = "GATEKEEPER_TEMPLATE_KEY"
 _PLAIN = b"GKv1"  # prefixes distinguish plain from encrypted blobs, so a missing key is noticed
@@ -17,8 +25,43 @@ class TemplateKeyError(RuntimeError):
     """Encrypted templates without a key, or with the wrong one."""
 
 
+class IndexSeal:
+    """Seals a gallery index file (Fernet: AES-128-CBC + HMAC-SHA256): opening a file sealed with
+    another key, or forged, or altered by one bit, raises."""
+
+    _TAG = b"GKix1"
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, raw: bytes) -> bytes:
+        return self._TAG + self._fernet.encrypt(raw)
+
+    def open(self, blob: bytes) -> bytes:
+        if not blob.startswith(self._TAG):
+            raise ValueError("not a sealed gatekeeper index (an older or foreign file)")
+        try:
+            return self._fernet.decrypt(blob[len(self._TAG) :])
+        except InvalidToken:
+            raise ValueError("index seal does not verify (written with another key, or altered)") from None
+
+
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """A Fernet key for one purpose, derived from the template key (HKDF-SHA256), so one secret
+    protects templates, the index file and the audit chain without reusing a key for two jobs."""
+    raw = HKDF(hashes.SHA256(), 32, salt=None, info=f"gatekeeper {purpose}".encode()).derive(key)
+    return base64.urlsafe_b64encode(raw)
+
+
+def warn_if_readable_by_others(path: Path, what: str) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s %s is readable by group or others (mode %o): chmod 600 it", what, path, stat.S_IMODE(mode))
+
+
 class TemplateCodec:
     def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or None
         self._fernet = Fernet(key) if key else None
 
     @classmethod
@@ -29,6 +72,7 @@ class TemplateCodec:
                 key = key_file.read_bytes().strip()
             except OSError as exc:
                 raise TemplateKeyError(f"{key_file}: cannot read template key ({exc})") from exc
+            warn_if_readable_by_others(key_file, "template key file")
         try:
             return cls(key)
         except ValueError as exc:
@@ -37,6 +81,13 @@ class TemplateCodec:
     @property
     def encrypting(self) -> bool:
         return self._fernet is not None
+
+    def index_seal(self) -> IndexSeal | None:
+        """The index file's seal derived from the template key; None without a key."""
+        return IndexSeal(derive_key(self._key, "gallery index")) if self._key else None
+
+    def derived_key(self, purpose: str) -> bytes | None:
+        return derive_key(self._key, purpose) if self._key else None
 
     def encode(self, vector: np.ndarray) -> bytes:
         return self.seal(np.asarray(vector, dtype=np.float32).tobytes())

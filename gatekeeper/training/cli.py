@@ -86,14 +86,23 @@ def _plain(cfg: object) -> dict:  # type: ignore[type-arg]
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}  # type: ignore[call-overload]
 
 
-def _cv_embedders(model_a: Path, model_b: Path, dataset: str) -> dict:  # type: ignore[type-arg]
+PROBE_HELP = "how door probes are embedded: single (one pass, the door's default) or flip (with the mirror, like enrollment)"
+
+
+def _cv_embedders(model_a: Path, model_b: Path, dataset: str, flip: bool | None = None) -> dict:  # type: ignore[type-arg]
     from gatekeeper.encoder import FaceEncoder
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.models import encoder_embedder
     from gatekeeper.training.recipes import cache_root
 
     cache = load_cache(cache_root() / dataset)
-    return {"A": encoder_embedder(FaceEncoder(model_a, threads=2), cache), "B": encoder_embedder(FaceEncoder(model_b, threads=2), cache)}
+    return {"A": encoder_embedder(FaceEncoder(model_a, threads=2), cache, flip), "B": encoder_embedder(FaceEncoder(model_b, threads=2), cache, flip)}
+
+
+def _probe_flip(probe: str) -> bool:
+    if probe not in ("single", "flip"):
+        raise typer.BadParameter(f"--probe must be single or flip, not {probe!r}")
+    return probe == "flip"
 
 
 @eval_app.command("lfw")
@@ -120,7 +129,7 @@ def eval_lfw(model_a: Path, model_b: Path, out: Path = Path("reports")) -> None:
     console.print(f"wrote {out / 'lfw.json'} and {out / 'lfw_roc.png'}")
 
 
-def _open_set_all(model_a: Path, model_b: Path):  # type: ignore[no-untyped-def]
+def _open_set_all(model_a: Path, model_b: Path, probe_flip: bool | None = None):  # type: ignore[no-untyped-def]
     from gatekeeper.training.evaluate import merge_open_set, open_set
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.recipes import cache_root, celeba_half
@@ -129,19 +138,21 @@ def _open_set_all(model_a: Path, model_b: Path):  # type: ignore[no-untyped-def]
     strangers = load_cache(cache_root() / "utkface-strangers")
     stranger_rows = np.flatnonzero(strangers.detected)
     half = len(stranger_rows) // 2
-    celeba_embed, stranger_embed = _cv_embedders(model_a, model_b, "celeba"), _cv_embedders(model_a, model_b, "utkface-strangers")
+    celeba_embed = _cv_embedders(model_a, model_b, "celeba")
+    celeba_probe, stranger_probe = _cv_embedders(model_a, model_b, "celeba", probe_flip), _cv_embedders(model_a, model_b, "utkface-strangers", probe_flip)
     parts = []
     for i, group in enumerate(("A", "B")):
         rows = stranger_rows[i * half : (i + 1) * half]
-        parts.append(open_set(celeba_embed[group], celeba, celeba_half(celeba.labels, group), stranger_embed[group](rows)))
+        parts.append(open_set(celeba_embed[group], celeba, celeba_half(celeba.labels, group), stranger_probe[group](rows), celeba_probe[group]))
     return merge_open_set(parts)
 
 
 @eval_app.command("openset")
-def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports")) -> None:
-    """CelebA open-set identification with CelebA and UTKFace strangers (held-out identities only)."""
-    r = _open_set_all(model_a, model_b)
-    figures = {"rank1": r.rank1, "mated_probes": r.mated, "strangers": r.strangers, "gallery_size": r.gallery, **{f"fnir_at_fpir_{k:g}": v[1] for k, v in r.fnir_at_fpir.items()}, **{f"threshold_at_fpir_{k:g}": v[0] for k, v in r.fnir_at_fpir.items()}}
+def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports"), probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "single") -> None:
+    """CelebA open-set identification with CelebA and UTKFace strangers (held-out identities only);
+    enrollment photos flip-averaged, probes embedded as the door does."""
+    r = _open_set_all(model_a, model_b, _probe_flip(probe))
+    figures = {"probe": probe, "rank1": r.rank1, "mated_probes": r.mated, "strangers": r.strangers, "gallery_size": r.gallery, **{f"fnir_at_fpir_{k:g}": v[1] for k, v in r.fnir_at_fpir.items()}, **{f"threshold_at_fpir_{k:g}": v[0] for k, v in r.fnir_at_fpir.items()}}
     console.print(json.dumps(figures, indent=2))
     out.mkdir(parents=True, exist_ok=True)
     (out / "openset.json").write_text(json.dumps(figures, indent=2))
@@ -191,35 +202,46 @@ def calibrate_cmd(
     model_b: Path,
     card: Annotated[Path, typer.Option(help="model JSON to write the calibration into")],
     operating_far: Annotated[float, typer.Option(help="the FAR whose threshold the door uses by default")] = 1e-3,
+    probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "single",
 ) -> None:
-    """Thresholds for target false-accept rates (held-out LFW all-pairs) and the top-1/top-2 margin."""
+    """Thresholds for target false-accept rates (held-out LFW all-pairs, enrolled side x door side)
+    and the top-1/top-2 margin."""
     from gatekeeper.training.evaluate import all_pair_scores, calibrate, margin_for
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.recipes import CV_GROUPS, cache_root, lfw_pairs
 
     lfw, pairs = load_cache(cache_root() / "lfw"), lfw_pairs()
-    genuine, impostor = [], []
+    genuine, impostor, photo_impostor, photo_genuine = [], [], [], []
+    door = _cv_embedders(model_a, model_b, "lfw", _probe_flip(probe))
     for group, embed in _cv_embedders(model_a, model_b, "lfw").items():
         idx = np.flatnonzero(np.isin(lfw.labels, list(pairs.identities_in_folds(CV_GROUPS[group]))) & lfw.detected)
-        g, i = all_pair_scores(embed(idx), lfw.labels[idx])
+        enrolled = embed(idx)
+        g, i = all_pair_scores(enrolled, lfw.labels[idx], door[group](idx))
         genuine.append(g)
         impostor.append(i)
+        g, i = all_pair_scores(enrolled, lfw.labels[idx])  # enrollment photo x enrollment photo
+        photo_genuine.append(g)
+        photo_impostor.append(i)
     cal = calibrate(np.concatenate(genuine), np.concatenate(impostor))
+    # The duplicate-person check compares enrollment photos with each other, at FAR 1e-3.
+    duplicate, duplicate_tar = calibrate(np.concatenate(photo_genuine), np.concatenate(photo_impostor)).far_thresholds[1e-3]
     match = cal.far_thresholds[operating_far][0]
-    margin = margin_for(_open_set_all(model_a, model_b), match)
+    margin = margin_for(_open_set_all(model_a, model_b, _probe_flip(probe)), match)
     table = Table(title=f"calibration on {cal.genuine} genuine / {cal.impostor} impostor held-out LFW pairs")
     for col in ("target FAR", "threshold", "TAR"):
         table.add_column(col)
     for far, (th, tar) in cal.far_thresholds.items():
         table.add_row(f"{far:g}", f"{th:.4f}", f"{tar:.2%}")
     console.print(table)
-    console.print(f"door defaults: match threshold {match:.4f} (FAR {operating_far:g}), min margin {margin:.4f}")
+    console.print(f"door defaults: match threshold {match:.4f} (FAR {operating_far:g}), min margin {margin:.4f}; duplicate-person threshold {duplicate:.4f} (photo x photo FAR 1e-3, TAR {duplicate_tar:.2%})")
     meta = json.loads(card.read_text())
     meta["calibration"] = {
         "match_threshold": round(match, 4), "min_margin": round(margin, 4), "operating_far": operating_far,
+        "duplicate_threshold": round(duplicate, 4), "duplicate_tar": round(duplicate_tar, 4),
         "far_thresholds": {f"{far:g}": {"threshold": round(th, 4), "tar": round(tar, 4)} for far, (th, tar) in cal.far_thresholds.items()},
         "pairs": {"genuine": cal.genuine, "impostor": cal.impostor},
-        "source": "LFW all-pairs of cross-validation held-out identities; margin keeps 99% of correct open-set matches",
+        "door_probe": probe,
+        "source": "LFW all-pairs of cross-validation held-out identities, flip-averaged enrolled side x door-side probe; margin keeps 99% of correct open-set matches",
     }
     card.write_text(json.dumps(meta, indent=2) + "\n")
     console.print(f"wrote calibration into {card}")

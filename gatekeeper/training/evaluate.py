@@ -35,9 +35,10 @@ def lfw_cross_validated(models: dict[str, Embedder], cache: CachedFaces, pairs: 
     return ten_fold_report(scores[covered], pairs.same[covered], pairs.fold[covered], groups), scores
 
 
-def all_pair_scores(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Genuine and impostor similarities over every pair of photos (upper triangle)."""
-    sims = emb @ emb.T
+def all_pair_scores(emb: np.ndarray, labels: np.ndarray, probe: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Genuine and impostor similarities over every pair of photos (upper triangle). With
+    ``probe`` (the same photos embedded as the door does), each pair is enrolled-side x door-side."""
+    sims = emb @ (emb if probe is None else probe).T
     iu = np.triu_indices(len(emb), k=1)
     same = labels[iu[0]] == labels[iu[1]]
     flat = sims[iu]
@@ -75,9 +76,11 @@ class OpenSetResult:
     stranger_top1: np.ndarray
 
 
-def open_set(embed: Embedder, identities: CachedFaces, held_out: set[str], strangers: np.ndarray) -> OpenSetResult:
+def open_set(embed: Embedder, identities: CachedFaces, held_out: set[str], strangers: np.ndarray, probe_embed: Embedder | None = None) -> OpenSetResult:
     """Enroll one photo for half the held-out identities; probe with their others; the rest, and
-    ``strangers`` (embeddings of never-trained-on UTKFace faces), are strangers."""
+    ``strangers`` (embeddings of never-trained-on UTKFace faces), are strangers. ``probe_embed``
+    embeds the probes as the door does (default: like the enrollment photos)."""
+    probe_embed = probe_embed or embed
     labels = identities.labels
     names = sorted(held_out)
     enrolled, other = set(names[0::2]), set(names[1::2])
@@ -86,8 +89,8 @@ def open_set(embed: Embedder, identities: CachedFaces, held_out: set[str], stran
     stranger_idx = np.flatnonzero(np.isin(labels, list(other)))
     gal = embed(gal_idx)
     gal_names = labels[gal_idx]
-    mated = embed(mated_idx) @ gal.T
-    stranger = np.concatenate([embed(stranger_idx), strangers]) @ gal.T
+    mated = probe_embed(mated_idx) @ gal.T
+    stranger = np.concatenate([probe_embed(stranger_idx), strangers]) @ gal.T
     top = np.argsort(-mated, axis=1)
     correct = gal_names[top[:, 0]] == labels[mated_idx]
     top1 = mated[np.arange(len(mated)), top[:, 0]]

@@ -22,8 +22,10 @@ from gatekeeper.training.finetune import TrainingFeatures
 from gatekeeper.training.recipes import Holdout, cache_root, features_path
 
 
-def encoder_embedder(encoder: FaceEncoder, cache: CachedFaces) -> Embedder:
-    return lambda idx: encoder.embed(cache.crops[idx])
+def encoder_embedder(encoder: FaceEncoder, cache: CachedFaces, flip: bool | None = None) -> Embedder:
+    """The full encoder on cached crops: flip-averaged as the manifest says (enrollment), or
+    ``flip=False`` for one pass (the door)."""
+    return lambda idx: encoder.embed(cache.crops[idx], flip=flip)
 
 
 def head_embedder(net: FaceResNet29, features: np.ndarray) -> Embedder:

@@ -1,0 +1,43 @@
+"""Person ids and display names: what enrollment accepts, checked before anything is stored.
+
+A person id ends up in shell-free actuator arguments, file-system-like listings, CSV exports and
+log lines; it must be short, plain and unambiguous. So: 1-64 characters of ASCII letters, digits
+and ``. _ @ -``, starting with a letter or digit (``emp-0042``, ``ada.lovelace@example``). A display
+name may be any printable text (accents, CJK, apostrophes, spaces) up to 128 characters, NFC
+normalised, without control or invisible formatting characters (zero-width, bidi overrides),
+which could make two names look alike or rewrite a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+MAX_NAME = 128
+
+
+class InvalidIdentifier(ValueError):
+    """A person id or display name that enrollment refuses, with the reason."""
+
+
+def check_person_id(person_id: str) -> str:
+    if not PERSON_ID.fullmatch(person_id):
+        shown = person_id if len(person_id) <= 40 else person_id[:40] + "…"
+        raise InvalidIdentifier(
+            f"person id {ascii(shown)} is not allowed: use 1-64 characters of letters, digits and . _ @ - (starting with a letter or digit)"
+        )
+    return person_id
+
+
+def clean_display_name(name: str) -> str:
+    """The name NFC-normalised and trimmed, or ``InvalidIdentifier`` saying why not."""
+    text = unicodedata.normalize("NFC", name).strip()
+    if not text:
+        raise InvalidIdentifier("display name is empty")
+    if len(text) > MAX_NAME:
+        raise InvalidIdentifier(f"display name is {len(text)} characters long (at most {MAX_NAME})")
+    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")})
+    if bad:
+        raise InvalidIdentifier(f"display name contains control or invisible characters ({', '.join(bad[:5])})")
+    return text

@@ -1,0 +1,53 @@
+"""Secret keys kept outside the database: the audit chain's HMAC key.
+
+The audit chain is keyed so that someone who can write the database but cannot read this key
+cannot recompute it. The key comes from ``GATEKEEPER_AUDIT_KEY`` (hex or base64 text), or the
+``audit_key_file`` setting, or else a 32-byte key created once at ``<data_dir>/audit.key``
+(mode 0600). Keep that file, or better a copy of the exported checkpoints, away from the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+from gatekeeper.storage.files import write_private
+from gatekeeper.storage.templates import warn_if_readable_by_others
+
+AUDIT_KEY_ENV = "GATEKEEPER_AUDIT_KEY"
+MIN_KEY_BYTES = 16
+
+
+class AuditKeyError(RuntimeError):
+    """The audit key is missing, unreadable or too short."""
+
+
+def audit_key(key_file: Path | None, default_file: Path) -> bytes:
+    text = os.environ.get(AUDIT_KEY_ENV, "").strip()
+    if text:
+        return _decode(text, AUDIT_KEY_ENV)
+    path = key_file or default_file
+    if key_file is None and not path.exists():
+        write_private(path, secrets.token_hex(32).encode())
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise AuditKeyError(f"{path}: cannot read the audit key ({exc.strerror or exc})") from exc
+    warn_if_readable_by_others(path, "audit key file")
+    return _decode(text, str(path))
+
+
+def _decode(text: str, where: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        try:
+            key = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise AuditKeyError(f"{where}: the audit key must be hex or base64 text") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise AuditKeyError(f"{where}: the audit key must be at least {MIN_KEY_BYTES} bytes")
+    return key
