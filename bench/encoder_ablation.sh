@@ -16,6 +16,10 @@ arms=(
   "v2-abl-sh      --miner semi-hard  --keep-close 0"
   "v2-abl-bh-keep10-slow --miner batch-hard --keep-close 10 --lr 1e-5"
   "v2-abl-sh-keep10-slow --miner semi-hard  --keep-close 10 --lr 1e-5"
+  # UTKFace's training share (never the open-set strangers) as extra negatives in every batch
+  "v2-abl-bh-neg64-keep10  --miner batch-hard --keep-close 10 --lr 1e-5 --negatives 64"
+  "v2-abl-bh-neg64-keep1   --miner batch-hard --keep-close 1  --lr 5e-5 --negatives 64"
+  "v2-abl-bh-neg128-keep3  --miner batch-hard --keep-close 3  --lr 2e-5 --negatives 128"
 )
 printf '%s\n' "${arms[@]}" | xargs -P 2 -I{} sh -c \
   'set -- {}; name=$1; shift; gatekeeper train run --name "$name" --holdout A --steps '"$STEPS"' --threads 1 "$@" > "runs-$name.log" 2>&1 && echo "done $name"'

@@ -187,6 +187,9 @@ def people_remove(
         _fail(f"no enrolled person {person_id!r}")
     console.print(f"removed {safe(person_id)} from the database: doors refuse them from their next gallery check" if report.removed else f"{safe(person_id)} was not enrolled")
     _index_note(gk)
+    for other in gk.enrollment.same_face_as:
+        err.print(f"[yellow]warning:[/yellow] {safe(other.person_id)} is enrolled with a face that matches {safe(person_id)}'s: "
+                  f"if it is the same person under a second id, remove it too (`gatekeeper people remove {safe(other.person_id)}`)")
     _forget_summary(report)
 
 

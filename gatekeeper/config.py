@@ -49,10 +49,13 @@ class Settings(BaseSettings):
 
     # Encoder and detector
     model: str = "doornet-v2"
-    threads: int = Field(2, ge=1, le=64, description="torch threads per pipeline")
-    # One pass per door frame: the mirror pass doubles the encoder's cost and, with track fusion
-    # averaging frames, bought 0.5 points of open-set FNIR (bench/openset_vs_dlib.py).
-    door_flip_average: bool = Field(False, description="also embed each door frame's mirror image and average")
+    # bench/threads_under_load.py, OMP_WAIT_POLICY=PASSIVE: 1 thread was best idle and loaded on an
+    # Intel Xeon VM (p95 29.6 / 30.7 ms vs 41.9 / 36.0 with 2) and a tie loaded on an AMD EPYC one
+    # (63.9 vs 62.1 ms); it also leaves a core to the video decoder and whatever else shares the box.
+    threads: int = Field(1, ge=1, le=64, description="torch threads per pipeline")
+    # The mirror pass doubles the encoder's cost per door frame; it buys 2.4 points of TAR at FAR
+    # 1e-4 (one grant in the 20-person door test). Off: faster, recalibrate first (model card).
+    door_flip_average: bool = Field(True, description="also embed each door frame's mirror image and average")
     enroll_workers: int = Field(2, ge=1, le=32, description="processes embedding photos side by side during enrollment")
     # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
     # eyes >= 40 px apart (min_inter_eye_px), so its box is >= ~80 px: smaller ones would fail the

@@ -2,8 +2,9 @@
 
 A second id for an enrolled face would survive the first one's removal, so the check compares
 every new photo, and the new person's mean vector, with every enrolled photo of everyone else,
-at its own calibrated threshold (``duplicate`` in the model card: the photo-to-photo similarity
-at FAR 1e-3, below the door's match threshold), not only with their means at the door's.
+at its own calibrated threshold (``duplicate_threshold`` in the model card: the photo-to-photo
+similarity two different people reach once in 100,000 pairs, so that thousands of comparisons per
+enrollment still almost never refuse a newcomer), besides everyone's mean at the door's threshold.
 """
 
 from __future__ import annotations
@@ -35,13 +36,27 @@ class PhotoGallery:
         self._owners: np.ndarray = np.zeros(0, dtype=object)
         self._vectors = np.zeros((0, 0), np.float32)
 
-    def refresh(self, session: Session) -> None:
-        generation = gallery_generation(session)
+    def refresh(self, session: Session, generation: int | None = None) -> None:
+        """Re-read when the database moved past what we hold. ``generation``: the one to compare
+        with (inside an enrollment transaction: the generation before its own bump)."""
+        generation = gallery_generation(session) if generation is None else generation
         if generation == self.generation:
             return
         rows = session.execute(select(Photo.person_id, Photo.embedding).where(Photo.model_version == self.model_version)).all()
         self._owners = np.array([r.person_id for r in rows], dtype=object)
         self._vectors = np.stack([self.codec.decode(r.embedding) for r in rows]) if rows else np.zeros((0, 0), np.float32)
+        self.generation = generation
+
+    def follow(self, person_id: str, embeddings: list[np.ndarray], generation: int, extend: bool) -> None:
+        """Our own enrollment, committed as ``generation``: update in memory instead of re-reading,
+        when nobody else changed the database in between."""
+        if self.generation != generation - 1 or not embeddings:
+            self.generation = -1  # re-read next time
+            return
+        keep = np.ones(len(self._owners), bool) if extend else self._owners != person_id
+        new = np.stack(embeddings).astype(np.float32)
+        self._vectors = np.concatenate([self._vectors[keep], new]) if keep.any() else new
+        self._owners = np.concatenate([self._owners[keep], np.array([person_id] * len(new), dtype=object)])
         self.generation = generation
 
     def closest_other(self, person_id: str, queries: np.ndarray) -> Clash | None:

@@ -83,6 +83,7 @@ class Enrollment:
         self._unsaved = False
         self.index_warning: str | None = None  # set when the index file could not be written
         self._photos = PhotoGallery(codec, pipeline.encoder.version)
+        self.same_face_as: list[Clash] = []  # after remove(): other ids whose face matches the removed one
 
     @property
     def model_version(self) -> str:
@@ -149,7 +150,7 @@ class Enrollment:
                 person = session.get(Person, person_id)
                 kept = [self.codec.decode(p.embedding) for p in person.photos] if (person and extend) else []
                 vector = person_vector(kept + [p.embedding for p in accepted])
-                clash = self._lookalike(session, person_id, vector, [p.embedding for p in accepted])
+                clash = self._lookalike(session, generation, person_id, vector, [p.embedding for p in accepted])
                 if clash and not force:
                     raise _Refused(f"looks like already-enrolled {clash.person_id!r} (similarity {clash.similarity:.3f}); use --force if they are different people")
                 vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
@@ -157,6 +158,7 @@ class Enrollment:
             result.reason = str(refused)
             return result
         self._index_follows(generation, vector_id, person_id, vector)
+        self._photos.follow(person_id, [p.embedding for p in accepted], generation, extend)
         result.enrolled = True
         return result
 
@@ -191,17 +193,38 @@ class Enrollment:
         return self.gallery()
 
     def remove(self, person_id: str) -> bool:
+        """Delete the person; ``self.same_face_as`` then names anyone else enrolled whose photos
+        match theirs (a second id for the same face would otherwise outlive the removal)."""
+        self.same_face_as = []
         try:
             with self.sessions.begin() as session:
                 bump_generation(session)  # first: the write lock
                 person = session.get(Person, person_id)
                 if person is None:
                     raise _Refused(person_id)
+                self.same_face_as = self._others_with_this_face(session, person)
                 session.delete(person)
         except _Refused:
             return False
+        finally:
+            self._photos.generation = -1  # it read the person being deleted: re-read next time
         self.gallery()
         return True
+
+    def _others_with_this_face(self, session: Session, person: Person) -> list[Clash]:
+        self._photos.refresh(session)
+        photos = [self.codec.decode(p.embedding) for p in person.photos if p.model_version == self.model_version]
+        if not photos:
+            return []
+        queries = np.stack([person_vector(photos), *photos])
+        found = []
+        for cand in self._current_index().search(queries[:1], k=5)[0]:
+            if cand.person_id != person.person_id and cand.similarity >= self.thresholds.match:
+                found.append(cand.person_id)
+        clash = self._photos.closest_other(person.person_id, queries)
+        if clash is not None and clash.similarity >= self.thresholds.duplicate and clash.person_id not in found:
+            found.append(clash.person_id)
+        return [Clash(pid, 0.0) for pid in found]
 
     def rename(self, person_id: str, name: str) -> bool:
         """False when nobody has this id; ``InvalidIdentifier`` for a name enrollment would refuse."""
@@ -214,13 +237,13 @@ class Enrollment:
             person.updated_at = utcnow()
         return True
 
-    def _lookalike(self, session: Session, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> Clash | None:
+    def _lookalike(self, session: Session, generation: int, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> Clash | None:
         """Another enrolled person this face already matches: their mean at the door's threshold,
         or any of their photos at the (stricter) duplicate threshold."""
         for cand in self._current_index().search(vector[None], k=2)[0]:
             if cand.person_id != person_id and cand.similarity >= self.thresholds.match:
                 return Clash(cand.person_id, cand.similarity)
-        self._photos.refresh(session)
+        self._photos.refresh(session, generation - 1)  # the transaction already bumped it
         clash = self._photos.closest_other(person_id, np.stack([vector, *photos]))
         return clash if clash is not None and clash.similarity >= self.thresholds.duplicate else None
 

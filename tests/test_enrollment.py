@@ -109,6 +109,22 @@ def test_a_lookalike_of_an_enrolled_person_is_refused_unless_forced(lfw: Path, m
     assert gk.enrollment.enroll("second-id", name, again, force=True).enrolled
 
 
+def test_the_same_face_under_a_second_id_is_refused_and_named_at_removal(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    """Issue #11 item 5: an insider enrolls another photo of an enrolled person under a new id, so
+    that the face survives the first id's removal. Refused against every enrolled photo; forced
+    through anyway, the removal of the first id names the second."""
+    gk = make_app()
+    (name, photos), = lfw_people(lfw, 1, 4, skip=91)
+    usable = [r for r in (gk.enrollment.embed_photo(p) for p in photos) if r.ok]
+    assert gk.enrollment.enroll("emp-1", name, usable[:2]).enrolled
+    alias = usable[2:3]
+    refused = gk.enrollment.enroll("contractor-7", "Someone Else", alias)
+    assert not refused.enrolled and "emp-1" in (refused.reason or "")
+    assert gk.enrollment.enroll("contractor-7", "Someone Else", alias, force=True).enrolled
+    assert gk.enrollment.remove("emp-1")
+    assert [c.person_id for c in gk.enrollment.same_face_as] == ["contractor-7"]
+
+
 def test_extend_keeps_old_photos_and_replace_drops_them(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
     gk = make_app()
     name, photos = lfw_people(lfw, 1, 4, skip=70)[0]

@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from gatekeeper.storage.files import write_private
+from gatekeeper.storage.files import create_private_once
 from gatekeeper.storage.templates import warn_if_readable_by_others
 
 AUDIT_KEY_ENV = "GATEKEEPER_AUDIT_KEY"
@@ -31,7 +31,7 @@ def audit_key(key_file: Path | None, default_file: Path) -> bytes:
         return _decode(text, AUDIT_KEY_ENV)
     path = key_file or default_file
     if key_file is None and not path.exists():
-        write_private(path, secrets.token_hex(32).encode())
+        create_private_once(path, secrets.token_hex(32).encode())
     try:
         text = path.read_text().strip()
     except OSError as exc:

@@ -45,6 +45,7 @@ class FineTuneConfig:
     margin: float = 0.1
     miner: str = "batch-hard"
     keep_close: float = 1.0  # 0 disables the term
+    negatives: int = 0  # unlabelled faces (UTKFace) added to each batch as negatives only
     threads: int = 2
     seed: int = 0
     checkpoint_every: int = 100
@@ -53,8 +54,8 @@ class FineTuneConfig:
     def __post_init__(self) -> None:
         if self.miner not in MINERS:
             raise ValueError(f"miner must be one of {MINERS}, not {self.miner!r}")
-        if self.keep_close < 0 or self.margin <= 0 or self.lr <= 0 or self.steps <= 0:
-            raise ValueError("keep_close must be >= 0; margin, lr and steps > 0")
+        if self.keep_close < 0 or self.margin <= 0 or self.lr <= 0 or self.steps <= 0 or self.negatives < 0:
+            raise ValueError("keep_close and negatives must be >= 0; margin, lr and steps > 0")
 
 
 @dataclass
@@ -62,6 +63,10 @@ class TrainingFeatures:
     features: np.ndarray  # (N, 2, 128, 8, 8) fp16: trunk output, original and mirror
     identity: np.ndarray  # (N,) int, every identity with >= 2 photos
     port: np.ndarray  # (N, 2, 128) the ported network's embeddings of the same faces
+    # Unlabelled faces, each most likely its own person: never a positive, only a negative that
+    # the miner may pick (children and the elderly, whom adult-trained encoders confuse most).
+    negatives: np.ndarray | None = None  # (M, 2, 128, 8, 8)
+    negatives_port: np.ndarray | None = None  # (M, 2, 128)
 
     def groups(self) -> list[np.ndarray]:
         order = np.argsort(self.identity, kind="stable")
@@ -105,10 +110,8 @@ def finetune(cfg: FineTuneConfig, port: FaceResNet29, data: TrainingFeatures, re
     rng = np.random.default_rng(cfg.seed + start)
     t0, log = time.time(), []
     for step in range(start, cfg.steps):
-        idx, labels, flips = _sample(rng, groups, cfg.p, cfg.k)
-        feats = torch.from_numpy(data.features[idx, flips]).float()
-        target = F.normalize(torch.from_numpy(data.port[idx, flips]).float(), dim=1)
-        out = objective(net.head(feats, FROZEN_BLOCKS), torch.from_numpy(labels), target)
+        feats, labels, target = _batch(rng, data, groups, cfg)
+        out = objective(net.head(feats, FROZEN_BLOCKS), labels, target)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -125,6 +128,20 @@ def _is_trainable(name: str) -> bool:
     if name.startswith("fc."):
         return True
     return name.startswith("blocks.") and int(name.split(".")[1]) >= FROZEN_BLOCKS
+
+
+def _batch(rng: np.random.Generator, data: TrainingFeatures, groups: list[np.ndarray], cfg: FineTuneConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Trunk features, labels and the port's embeddings of one P x K batch (+ negatives)."""
+    idx, labels, flips = _sample(rng, groups, cfg.p, cfg.k)
+    feats, port = [data.features[idx, flips]], [data.port[idx, flips]]
+    if cfg.negatives and data.negatives is not None and data.negatives_port is not None:
+        neg = rng.choice(len(data.negatives), cfg.negatives, replace=False)
+        neg_flips = rng.integers(0, 2, len(neg))
+        feats.append(data.negatives[neg, neg_flips])
+        port.append(data.negatives_port[neg, neg_flips])
+        labels = np.concatenate([labels, cfg.p + np.arange(len(neg))])  # each its own identity
+    target = F.normalize(torch.from_numpy(np.concatenate(port)).float(), dim=1)
+    return torch.from_numpy(np.concatenate(feats)).float(), torch.from_numpy(labels), target
 
 
 def _sample(rng: np.random.Generator, groups: list[np.ndarray], p: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -44,8 +44,9 @@ def dataset_features(port: FaceResNet29, name: str) -> tuple[CachedFaces, np.nda
     return cache, cached_features(port, cache, features_path(name))
 
 
-def training_features(port: FaceResNet29, held: Holdout) -> TrainingFeatures:
-    """Labelled LFW and CelebA faces outside the holdout, identities with 2+ detected photos."""
+def training_features(port: FaceResNet29, held: Holdout, negatives: bool = False) -> TrainingFeatures:
+    """Labelled LFW and CelebA faces outside the holdout, identities with 2+ detected photos;
+    with ``negatives``, the UTKFace faces training may use (never the open-set strangers)."""
     feats, ids, next_id = [], [], 0
     for name, banned in held.exclusions().items():
         cache, f = dataset_features(port, name)
@@ -57,7 +58,12 @@ def training_features(port: FaceResNet29, held: Holdout) -> TrainingFeatures:
         ids.append(label + next_id)
         next_id += int(label.max()) + 1
     features = np.concatenate(feats)
-    return TrainingFeatures(features, np.concatenate(ids), port_embeddings(port, features))
+    extra = extra_port = None
+    if negatives:
+        cache, extra = dataset_features(port, "utkface-train")
+        extra = extra[cache.detected]
+        extra_port = port_embeddings(port, extra)
+    return TrainingFeatures(features, np.concatenate(ids), port_embeddings(port, features), extra, extra_port)
 
 
 def port_embeddings(port: FaceResNet29, features: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -38,12 +38,13 @@ def build_all_caches(workers: int = 2) -> None:
     build_cache(root / "lfw", out / "lfw", labelled=True, workers=workers)
     build_cache(root / "celeba", out / "celeba", labelled=True, workers=workers)
     build_cache(root / "utkface", out / "utkface-strangers", labelled=False, offset=UTK_TRAIN, limit=UTK_STRANGERS, workers=workers)
+    build_cache(root / "utkface", out / "utkface-train", labelled=False, limit=UTK_TRAIN, workers=workers)
 
 
 def recut_all_caches(template: str = "dlib-chip-150") -> None:
     """Re-align the cached photos from their stored landmarks after the template changed."""
     root, out = datasets_root(), cache_root(template)
-    for name, folder, tight in (("lfw", "lfw", False), ("celeba", "celeba", False), ("utkface-strangers", "utkface", True)):
+    for name, folder, tight in (("lfw", "lfw", False), ("celeba", "celeba", False), ("utkface-strangers", "utkface", True), ("utkface-train", "utkface", True)):
         recut_cache(root / folder, out / name, TEMPLATES[template], tight_crops=tight)
 
 
