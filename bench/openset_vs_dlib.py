@@ -30,6 +30,7 @@ from lfw_pipelines import dlib_descriptors  # noqa: E402
 
 from gatekeeper.encoder import FaceEncoder  # noqa: E402
 from gatekeeper.training.facecache import CachedFaces, load_cache  # noqa: E402
+from gatekeeper.training.evaluate import open_set_result  # noqa: E402
 from gatekeeper.training.recipes import cache_root, celeba_half, datasets_root  # noqa: E402
 
 
@@ -50,12 +51,9 @@ def scores(mated_sim: np.ndarray, stranger_sim: np.ndarray, gallery_names: np.nd
 
 
 def figures(top1: np.ndarray, correct: np.ndarray, stranger_top1: np.ndarray) -> dict[str, float]:
-    srt = np.sort(stranger_top1)
-    out = {"rank1": float(correct.mean()), "mated_probes": int(len(top1)), "strangers": int(len(srt))}
-    for fpir in (1e-2, 1e-3):
-        threshold = srt[len(srt) - int(np.floor(fpir * len(srt))) - 1]
-        out[f"fnir_at_fpir_{fpir:g}"] = float(1 - (correct & (top1 > threshold)).mean())
-    return out
+    """The figures `gatekeeper eval openset` reports, by the same code."""
+    r = open_set_result(top1, correct, np.zeros(int(correct.sum())), stranger_top1, 0)
+    return {"rank1": r.rank1, "mated_probes": r.mated, "strangers": r.strangers, **{f"fnir_at_fpir_{k:g}": v[1] for k, v in r.fnir_at_fpir.items()}}
 
 
 def gatekeeper_side(models: dict[str, Path], celeba: CachedFaces, utk: CachedFaces, utk_rows: dict[str, np.ndarray], probe: str) -> dict[str, float]:

@@ -53,7 +53,7 @@ class App:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.sessions, audit_key(self.settings.audit_key_file, self.settings.data_dir / "audit.key"))
+        return AuditLog(self.sessions, audit_key(self.settings.audit_key_file, self.settings.data_dir / "audit.key"), self.settings.snapshot_dir)
 
     def gallery(self) -> GalleryIndex:
         return self.enrollment.gallery()

@@ -22,6 +22,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,9 +59,17 @@ class AuditTamperError(RuntimeError):
 
 
 class AuditLog:
-    def __init__(self, sessions: sessionmaker[Session], key: bytes) -> None:
+    def __init__(self, sessions: sessionmaker[Session], key: bytes, snapshot_dir: Path | None = None) -> None:
         self.sessions = sessions
         self._key = key
+        # Where snapshot files may live: a path a row names elsewhere (a database writer's doing)
+        # is never read or deleted on its say-so.
+        self.snapshot_dir = snapshot_dir.resolve() if snapshot_dir is not None else None
+
+    def owns_snapshot(self, path: str) -> bool:
+        if self.snapshot_dir is None:
+            return True
+        return Path(path).resolve().is_relative_to(self.snapshot_dir)
 
     def record(self, *, door_id: str, decision: str, person_id: str | None = None, best: float | None = None, second: float | None = None, threshold: float | None = None, margin: float | None = None, model_version: str | None = None, quality: dict | None = None, snapshot: str | None = None, detail: str | None = None, at: datetime | None = None, covers: dict | None = None) -> AuditEvent:
         with self.sessions.begin() as session:
@@ -80,11 +89,13 @@ class AuditLog:
         return row
 
     def _head_for_append(self, session: Session) -> str:
-        """The hash the next row chains to, after checking the head pointer; seals the legacy
-        marker and anchor on the first keyed write."""
+        """The hash the next row chains to, after checking the head pointer and the keying
+        marker: nothing is appended to a log that was altered (it would bless the alteration)."""
         through = self._legacy_through(session)
         head = session.get(Meta, HEAD_KEY)
         if head is None:
+            if session.execute(select(AuditEvent.event_id).limit(1)).first() is not None:
+                raise AuditTamperError("the audit head pointer is missing behind existing rows (log altered): run `gatekeeper audit verify`")
             return self._anchor_hash(session)
         if ":" not in head.value:  # the unkeyed head of a log written before keying
             last = session.execute(select(func.max(AuditEvent.event_id))).scalar() or 0

@@ -387,6 +387,8 @@ def audit_snapshot(event: int, out: Annotated[Path, typer.Option(help="JPEG file
         row = s.get(AuditEvent, event)
     if row is None or not row.snapshot:
         _fail(f"event {event} has no snapshot")
+    if not gk.audit.owns_snapshot(row.snapshot):
+        _fail(f"event {event} names {row.snapshot}, outside the snapshot folder {gk.settings.snapshot_dir}: not read")
     try:
         data = Path(row.snapshot).read_bytes()
     except OSError as exc:

@@ -24,10 +24,15 @@ class ForgetReport:
     snapshot_failures: list[str] = field(default_factory=list)  # "path: reason" for files that stay
 
 
-def delete_snapshots(paths: Iterable[str]) -> tuple[int, list[str]]:
-    """Delete snapshot files; returns how many went and "path: reason" for each that could not."""
+def delete_snapshots(paths: Iterable[str], audit: AuditLog | None = None) -> tuple[int, list[str]]:
+    """Delete snapshot files; returns how many went and "path: reason" for each that could not.
+    With ``audit``, only files inside its snapshot folder are touched."""
     deleted, failures = 0, []
     for path in sorted(set(paths)):
+        if audit is not None and not audit.owns_snapshot(path):
+            log.error("audit row names %s as a snapshot, outside the snapshot folder: not deleted", path)
+            failures.append(f"{path}: outside the snapshot folder, not deleted (row edited?)")
+            continue
         try:
             Path(path).unlink()
             deleted += 1
@@ -44,9 +49,9 @@ def anonymise_person(audit: AuditLog, person_id: str, reason: str) -> ForgetRepo
 
     Files go first: a crash part-way then leaves rows pointing at deleted files, never a face
     image that no row points to any more."""
-    deleted, failures = delete_snapshots(audit.snapshots_of(person_id))
+    deleted, failures = delete_snapshots(audit.snapshots_of(person_id), audit)
     result = audit.anonymise(person_id, reason)
-    late, late_failures = delete_snapshots(result.snapshots)  # written by a door meanwhile
+    late, late_failures = delete_snapshots(result.snapshots, audit)  # written by a door meanwhile
     return ForgetReport(False, deleted + late, result.rows, result.legacy_rows, failures + late_failures)
 
 
@@ -55,14 +60,14 @@ def forget_person(enrollment: Enrollment, audit: AuditLog, person_id: str, anony
     removed = enrollment.remove(person_id)
     if anonymise:
         return replace(anonymise_person(audit, person_id, reason), removed=removed)
-    deleted, failures = delete_snapshots(audit.snapshots_of(person_id))
+    deleted, failures = delete_snapshots(audit.snapshots_of(person_id), audit)
     return ForgetReport(removed, deleted, snapshot_failures=failures)
 
 
 def purge_audit(audit: AuditLog, older_than: datetime) -> tuple[int, int, list[str]]:
     """Retention: delete old rows and their snapshots, files first (as for anonymisation).
     Returns rows purged, snapshots deleted, and "path: reason" for files that stay."""
-    deleted, failures = delete_snapshots(audit.snapshots_older_than(older_than))
+    deleted, failures = delete_snapshots(audit.snapshots_older_than(older_than), audit)
     rows, snapshots = audit.purge(older_than)  # may reach past the cut-off: a contiguous prefix
-    late, late_failures = delete_snapshots(snapshots)
+    late, late_failures = delete_snapshots(snapshots, audit)
     return rows, deleted + late, failures + late_failures

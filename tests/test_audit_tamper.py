@@ -65,6 +65,10 @@ def test_truncation_with_the_head_deleted(audit: AuditLog) -> None:
     _delete_rows(audit, AuditEvent.event_id >= 5)
     _set_meta(audit, HEAD_KEY, None)
     assert any("head pointer is missing" in p for p in audit.verify())
+    from gatekeeper.audit import AuditTamperError
+
+    with pytest.raises(AuditTamperError):  # and the next append does not chain past the gap
+        audit.record(door_id="front", decision="granted", person_id="alice")
 
 
 def test_deleting_everything(audit: AuditLog) -> None:

@@ -98,3 +98,22 @@ def test_cli_refuses_unknown_person_and_bad_ages(make_app, settings, tmp_path: P
     bad_age = CliRunner().invoke(cli, ["audit", "purge", "--older-than", "ninety days"], env=env)
     assert bad_age.exit_code == 2 and "neither an age" in bad_age.output
     assert len(gk.audit.query(AuditFilter())) == 2 and all(Path(r.snapshot).is_file() for r in rows)  # nothing touched
+
+
+def test_a_snapshot_path_pointing_outside_the_snapshot_folder_is_never_deleted_or_read(make_app, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Someone who can write the database points Collins's snapshot at another file: removing her
+    must not delete it, and `audit snapshot` must not copy it out."""
+    from sqlalchemy import update
+
+    from gatekeeper.storage.models import AuditEvent
+
+    gk, (granted, _) = _door_with_snapshots(make_app, settings, tmp_path)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not a snapshot")
+    with gk.sessions.begin() as s:
+        s.execute(update(AuditEvent).where(AuditEvent.event_id == granted.event_id).values(snapshot=str(precious)))
+    out = CliRunner().invoke(cli, ["audit", "snapshot", str(granted.event_id), "--out", str(tmp_path / "copy.jpg")], env={"GATEKEEPER_DATA_DIR": str(settings.data_dir)})
+    assert out.exit_code == 1 and "outside the snapshot folder" in out.output and not (tmp_path / "copy.jpg").exists()
+    report = gk.forget(COLLINS)
+    assert report.removed and precious.read_text() == "not a snapshot"
+    assert any("outside the snapshot folder" in f for f in report.snapshot_failures)

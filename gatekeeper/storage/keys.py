@@ -31,7 +31,10 @@ def audit_key(key_file: Path | None, default_file: Path) -> bytes:
         return _decode(text, AUDIT_KEY_ENV)
     path = key_file or default_file
     if key_file is None and not path.exists():
-        create_private_once(path, secrets.token_hex(32).encode())
+        try:
+            create_private_once(path, secrets.token_hex(32).encode())
+        except OSError as exc:
+            raise AuditKeyError(f"{path}: cannot create the audit key ({exc.strerror or exc}); set GATEKEEPER_AUDIT_KEY or audit_key_file") from exc
     try:
         text = path.read_text().strip()
     except OSError as exc:

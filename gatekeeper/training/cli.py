@@ -88,7 +88,7 @@ def _plain(cfg: object) -> dict:  # type: ignore[type-arg]
 
 
 DUPLICATE_FAR = 1e-5
-PROBE_HELP = "how door probes are embedded: single (one pass, the door's default) or flip (with the mirror, like enrollment)"
+PROBE_HELP = "how door probes are embedded: flip (with the mirror, like enrollment: the door default) or single (one pass, door_flip_average = false)"
 
 
 def _cv_embedders(model_a: Path, model_b: Path, dataset: str, flip: bool | None = None) -> dict:  # type: ignore[type-arg]
@@ -150,7 +150,7 @@ def _open_set_all(model_a: Path, model_b: Path, probe_flip: bool | None = None):
 
 
 @eval_app.command("openset")
-def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports"), probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "single") -> None:
+def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports"), probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "flip") -> None:
     """CelebA open-set identification with CelebA and UTKFace strangers (held-out identities only);
     enrollment photos flip-averaged, probes embedded as the door does."""
     r = _open_set_all(model_a, model_b, _probe_flip(probe))
@@ -205,7 +205,7 @@ def calibrate_cmd(
     model_b: Path,
     card: Annotated[Path, typer.Option(help="model JSON to write the calibration into")],
     operating_far: Annotated[float, typer.Option(help="the FAR whose threshold the door uses by default")] = 1e-3,
-    probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "single",
+    probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "flip",
 ) -> None:
     """Thresholds for target false-accept rates (held-out LFW all-pairs, enrolled side x door side)
     and the top-1/top-2 margin."""

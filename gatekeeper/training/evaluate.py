@@ -95,10 +95,10 @@ def open_set(embed: Embedder, identities: CachedFaces, held_out: set[str], stran
     correct = gal_names[top[:, 0]] == labels[mated_idx]
     top1 = mated[np.arange(len(mated)), top[:, 0]]
     margins = top1 - mated[np.arange(len(mated)), top[:, 1]]
-    return _open_set_result(top1, correct, margins[correct], stranger.max(axis=1), len(gal))
+    return open_set_result(top1, correct, margins[correct], stranger.max(axis=1), len(gal))
 
 
-def _open_set_result(mated_top1: np.ndarray, correct: np.ndarray, margins: np.ndarray, stranger_top1: np.ndarray, gallery: int) -> OpenSetResult:
+def open_set_result(mated_top1: np.ndarray, correct: np.ndarray, margins: np.ndarray, stranger_top1: np.ndarray, gallery: int) -> OpenSetResult:
     fnir = {}
     srt = np.sort(stranger_top1)
     for fpir in (1e-2, 1e-3):
@@ -109,7 +109,7 @@ def _open_set_result(mated_top1: np.ndarray, correct: np.ndarray, margins: np.nd
 
 
 def merge_open_set(results: list[OpenSetResult]) -> OpenSetResult:
-    return _open_set_result(
+    return open_set_result(
         np.concatenate([r.mated_top1 for r in results]),
         np.concatenate([r.mated_correct for r in results]),
         np.concatenate([r.correct_margins for r in results]),
