@@ -93,7 +93,7 @@ def enroll(
         task = bar.add_task("enrolling", total=total)
         with gk.enrollment.batch():
             for pid, display, embedded in gk.enrollment.embed_people(batch):
-                bar.update(task, description=f"enrolling {pid}")
+                bar.update(task, description=f"enrolling {safe(pid)}")
                 results.append(gk.enrollment.enroll(pid, display, embedded, extend=extend, force=force))
                 bar.advance(task, len(embedded))
     _print_enrollment(results)

@@ -173,3 +173,18 @@ def test_concurrent_index_saves_never_collide(tmp_path: Path) -> None:
     loaded = GalleryIndex.load(path, seal)
     assert loaded is not None and loaded.people == index.people
     assert [p.name for p in tmp_path.iterdir()] == ["gallery.faiss"], "temporary files left behind"
+
+
+def test_enrolling_a_markup_id_through_the_cli_is_refused_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress bar, the result table and the error all show the id; none may parse it."""
+    import cv2
+
+    from gatekeeper.demo import astronaut
+
+    monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(tmp_path / "data"))
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    out = runner.invoke(cli, ["enroll", "--photo", str(photo), "--id", "[/]", "--name", "x"])
+    assert out.exit_code == 1, out.output
+    assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
+    assert "person id '[/]' is not allowed" in out.output
