@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gatekeeper.audit_chain import (
     ANCHOR_KEY, GENESIS, HEAD_KEY, LEGACY_KEY, LEGACY_NOTE, ChainCheck, Checkpoint, Pointer, _round, _utc, _utc_naive, keyed_digest, personal_digest,
 )
+from gatekeeper.core.types import Decision
 from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import AuditEvent, Meta
 
@@ -193,7 +194,7 @@ class AuditLog:
             self._head_for_append(session)  # refuse to purge a log whose head does not verify
             count = session.execute(delete(AuditEvent).where(prefix)).rowcount
             self._set_meta(session, ANCHOR_KEY, Pointer(old.event_id, old.row_hash).seal(self._key, ANCHOR_KEY))
-            self._append(session, door_id="admin", decision="purged", detail=f"{count} rows up to event {old.event_id} purged (retention)",
+            self._append(session, door_id="admin", decision=Decision.PURGED, detail=f"{count} rows up to event {old.event_id} purged (retention)",
                          at=datetime.now(timezone.utc), covers={"through_event": old.event_id, "rows": int(count)})
         return int(count), snapshots
 
@@ -221,7 +222,7 @@ class AuditLog:
             if events:
                 session.execute(update(AuditEvent).where(AuditEvent.event_id.in_(events)).values(person_id=None, snapshot=None, personal_salt=None, anonymised_at=now))
             if events or legacy:
-                self._append(session, door_id="admin", decision="anonymised", detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
+                self._append(session, door_id="admin", decision=Decision.ANONYMISED, detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
                              covers={"events": events, "at": _utc_naive(now).isoformat(timespec="microseconds")})
         return Anonymisation(len(events), legacy, snapshots)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gatekeeper.core.types import Decision
 from gatekeeper.storage.models import AuditEvent, Meta
 
 GENESIS = "0" * 64
@@ -225,7 +226,7 @@ class ChainCheck:
         """Row id -> anonymisation time, as declared by keyed ``anonymised`` rows."""
         out: dict[int, str] = {}
         for row in rows:
-            if row.decision == "anonymised" and row.covers and legacy_through is not None and row.event_id > legacy_through:
+            if row.decision == Decision.ANONYMISED and row.covers and legacy_through is not None and row.event_id > legacy_through:
                 for event_id in row.covers.get("events", []):
                     out[int(event_id)] = str(row.covers.get("at"))
         return out

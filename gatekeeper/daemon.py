@@ -22,7 +22,7 @@ from gatekeeper.actuate import DoorActuator
 from gatekeeper.audit import AuditLog
 from gatekeeper.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
-from gatekeeper.decide import LOW_QUALITY, Decision, DoorPolicy, Verdict
+from gatekeeper.core import Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_tailgating
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.database import gallery_generation
@@ -53,12 +53,12 @@ class DoorDaemon:
         self.thresholds = thresholds
         self.actuator = actuator
         self.audit = audit
-        self.policy = DoorPolicy(thresholds, settings.cooldown_s)
+        self.policy = DoorPolicy(thresholds.rules(settings.cooldown_s))
+        self.unknown_rows = UnknownThrottle(settings.unknown_log_interval_s)
         self.tracker = FaceTracker()
         self.stats = DaemonStats()
         self.gallery: GalleryIndex = self._load_gallery()
         self._checked_at = time.monotonic()
-        self._last_unknown_log = float("-inf")
         self._stale: str | None = None  # why the gallery in memory is not known to be current
         self._last_stale_log = float("-inf")
 
@@ -101,16 +101,18 @@ class DoorDaemon:
         queries = [self._query(f, t) for f, t in usable]
         matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
         verdicts: list[tuple[Verdict, AnalysedFace]] = []
+        votes: list[Vote] = []
         for face, track in zip(faces, tracks):
             candidates = matches.get(id(face), [])
-            vote = self.policy.frame_vote(candidates) if face.usable else LOW_QUALITY
-            verdict = self.policy.judge(track, vote, candidates, now)
+            vote = self.policy.frame_vote(candidates, face.usable)
+            votes.append(vote)
+            verdict = self.policy.judge(track.state, vote, candidates, now)
             if verdict is not None:
                 verdicts.append((verdict, face))
-        verdicts = self._tailgating(verdicts, faces, matches)
-        for verdict, face in verdicts:
-            self._act_and_audit(verdict, face, frame)
-        return [v for v, _ in verdicts]
+        kept = apply_tailgating([v for v, _ in verdicts], votes, self.settings.tailgating)
+        for verdict, (_, face) in zip(kept, verdicts):
+            self._act_and_audit(verdict, face, frame, now)
+        return kept
 
     def _query(self, face: AnalysedFace, track: Track) -> np.ndarray:
         """What is matched: the track's fused embedding, or this frame's alone (rule "vote")."""
@@ -120,19 +122,8 @@ class DoorDaemon:
             return face.embedding
         return track.fused(face.embedding, face.quality.weight(self.settings.min_inter_eye_px), self.settings.votes_window)
 
-    def _tailgating(self, verdicts: list[tuple[Verdict, AnalysedFace]], faces: list[AnalysedFace], matches: dict) -> list[tuple[Verdict, AnalysedFace]]:  # type: ignore[type-arg]
-        if self.settings.tailgating != "deny-all-if-unknown":
-            return verdicts
-        stranger = any(f.usable and self.policy.frame_vote(matches.get(id(f), [])) is None for f in faces)
-        if not stranger:
-            return verdicts
-        return [
-            (Verdict(Decision.DENIED_UNKNOWN, v.person_id, v.best, v.second, "tailgating policy: an unknown face is present"), f) if v.decision == Decision.GRANTED else (v, f)
-            for v, f in verdicts
-        ]
-
-    def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray) -> None:
-        if verdict.decision == Decision.DENIED_UNKNOWN and not self._unknown_log_due():
+    def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray, now: float) -> None:
+        if verdict.decision == Decision.DENIED_UNKNOWN and not self.unknown_rows.due(now):
             return
         # Write-ahead: the decision is on record before the door opens. When it cannot be
         # recorded (database gone, disk full) record() raises and the door stays shut: no
@@ -150,13 +141,6 @@ class DoorDaemon:
             except Exception as exc:
                 # The person is in the row's person column, not the text: anonymising clears only that.
                 self._error(f"actuator failed, door not opened: {exc}", verdict, face)
-
-    def _unknown_log_due(self) -> bool:
-        now = time.monotonic()
-        if now - self._last_unknown_log < self.settings.unknown_log_interval_s:
-            return False
-        self._last_unknown_log = now
-        return True
 
     def _snapshot(self, face: AnalysedFace, frame: np.ndarray) -> str | None:
         if not self.settings.snapshots:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -23,6 +22,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gatekeeper.core.types import Candidate
 from gatekeeper.storage.files import write_private
 from gatekeeper.storage.database import gallery_generation, index_seal_key
 from gatekeeper.storage.models import Person
@@ -35,12 +35,6 @@ log = logging.getLogger(__name__)
 # answered in 0.45 ms (recall@1 0.996) at 100k and 4.4 ms p95 (recall@1 0.990) at 1M, where HNSW
 # (M 32, efSearch 256) reached only 0.974. IVF also removes vectors in place, which HNSW cannot.
 IVF_FROM = 50_000
-
-
-@dataclass(frozen=True)
-class Candidate:
-    person_id: str
-    similarity: float
 
 
 class GalleryIndex:

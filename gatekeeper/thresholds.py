@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gatekeeper.config import Settings
+from gatekeeper.core.policy import PolicyRules
 from gatekeeper.encoder import ModelCard
 
 
@@ -31,3 +32,7 @@ class DecisionThresholds:
             )
         duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
         return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate))
+
+    def rules(self, cooldown_s: float) -> PolicyRules:
+        """What the door policy needs of these thresholds."""
+        return PolicyRules(self.match, self.margin, self.votes_needed, self.votes_window, cooldown_s)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gatekeeper.core.policy import TrackVotes
+
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
@@ -24,8 +26,7 @@ class Track:
     track_id: int
     box: np.ndarray
     last_seen: float
-    votes: list[str | None] = field(default_factory=list)  # per-frame winner (None = no match)
-    decided: bool = False
+    state: TrackVotes = field(default_factory=TrackVotes)  # what the door policy remembers
     evidence: list[tuple[np.ndarray, float]] = field(default_factory=list)  # recent (embedding, weight)
 
     def fused(self, embedding: np.ndarray, weight: float, window: int) -> np.ndarray:

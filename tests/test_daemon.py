@@ -16,7 +16,7 @@ import numpy as np
 from gatekeeper.actuate import ActuatorError, LogOnlyActuator
 from gatekeeper.audit import AuditFilter
 from gatekeeper.camera import open_source
-from gatekeeper.decide import Decision
+from gatekeeper.core import Decision
 from gatekeeper.images import read_rgb
 from tests.conftest import door_frame, lfw_people
 

@@ -19,7 +19,7 @@ import pytest
 from gatekeeper.actuate import CommandActuator, LogOnlyActuator
 from gatekeeper.audit import AuditFilter
 from gatekeeper.config import Settings
-from gatekeeper.decide import Decision
+from gatekeeper.core import Decision
 from gatekeeper.demo import astronaut, visitor_frame
 from gatekeeper.encoder import MODELS_DIR
 

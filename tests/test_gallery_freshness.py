@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from gatekeeper.actuate import LogOnlyActuator
 from gatekeeper.audit import AuditFilter
-from gatekeeper.decide import Decision
+from gatekeeper.core import Decision
 from gatekeeper.gallery import GalleryIndex
 from gatekeeper.images import read_rgb
 from gatekeeper.storage.models import Meta, Person, Photo

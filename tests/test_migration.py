@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from gatekeeper.actuate import LogOnlyActuator
 from gatekeeper.audit import AuditFilter
-from gatekeeper.decide import Decision
+from gatekeeper.core import Decision
 from gatekeeper.gallery import GalleryModelMismatch
 from gatekeeper.images import read_rgb
 from gatekeeper.storage.models import Photo

@@ -1,0 +1,108 @@
+"""The door policy: from per-frame search results to at most one verdict per visit.
+
+A face is granted only when the best-matching person clears the similarity threshold, beats the
+runner-up by the margin (lookalikes, relatives), and wins N of the last M frames of its track.
+Each track gets one decision, and each person at most one grant per cooldown: one visit, one
+event. Ties decide nothing. ``now`` is always passed in, never read from a clock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gatekeeper.core.types import AMBIGUOUS, LOW_QUALITY, UNKNOWN, Candidate, Decision, Verdict, Vote, VoteKind
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    match: float  # best cosine similarity needed to grant
+    margin: float  # best minus second-best person
+    votes_needed: int  # the same person must win N ...
+    votes_window: int  # ... of the last M frames of a track
+    cooldown_s: float  # one grant per person per cooldown
+
+
+@dataclass
+class TrackVotes:
+    """What the policy remembers about one face track."""
+
+    votes: list[Vote] = field(default_factory=list)
+    decided: bool = False
+
+
+class DoorPolicy:
+    def __init__(self, rules: PolicyRules) -> None:
+        self.rules = rules
+        self._last_grant: dict[str, float] = {}
+
+    def frame_vote(self, candidates: Sequence[Candidate], usable: bool = True) -> Vote:
+        """This frame's vote: a person, UNKNOWN, AMBIGUOUS, or LOW_QUALITY (unusable face)."""
+        if not usable:
+            return LOW_QUALITY
+        if not candidates or candidates[0].similarity < self.rules.match:
+            return UNKNOWN
+        second = candidates[1].similarity if len(candidates) > 1 else -1.0
+        if candidates[0].similarity - second < self.rules.margin:
+            return AMBIGUOUS
+        return Vote.person(candidates[0].person_id)
+
+    def judge(self, track: TrackVotes, vote: Vote, candidates: Sequence[Candidate], now: float) -> Verdict | None:
+        """Add this frame's vote to the track; a verdict once the track is decided, else None."""
+        if track.decided:
+            return None
+        track.votes = (track.votes + [vote])[-self.rules.votes_window :]
+        best = candidates[0].similarity if candidates else None
+        second = candidates[1].similarity if len(candidates) > 1 else None
+        winner = self._winner(track.votes)
+        if winner is not None:
+            track.decided = True
+            if now - self._last_grant.get(winner, float("-inf")) < self.rules.cooldown_s:
+                return None  # the same visit seen again: no second unlock, no second event
+            self._last_grant[winner] = now
+            return Verdict(Decision.GRANTED, winner, best, second)
+        if len(track.votes) < self.rules.votes_window:
+            return None
+        track.decided = True
+        return _denial(track.votes, candidates, best, second)
+
+    def _winner(self, votes: list[Vote]) -> str | None:
+        counts = Counter(v.person_id for v in votes if v.kind == VoteKind.PERSON)
+        winners = [p for p, n in counts.items() if n >= self.rules.votes_needed]
+        return winners[0] if len(winners) == 1 else None  # two people at N each: a tie decides nothing
+
+
+def _denial(votes: list[Vote], candidates: Sequence[Candidate], best: float | None, second: float | None) -> Verdict:
+    if sum(v.kind == VoteKind.LOW_QUALITY for v in votes) > len(votes) // 2:
+        return Verdict(Decision.DENIED_QUALITY, None, best, second, "face quality too low to decide")
+    if any(v.kind == VoteKind.AMBIGUOUS for v in votes):
+        who = candidates[0].person_id if candidates else None
+        return Verdict(Decision.DENIED_AMBIGUOUS, who, best, second, "too close to a second enrolled person")
+    return Verdict(Decision.DENIED_UNKNOWN, None, best, second)
+
+
+def apply_tailgating(verdicts: list[Verdict], frame_votes: Sequence[Vote], rule: str) -> list[Verdict]:
+    """``deny-all-if-unknown``: while any usable face in the frame matches nobody, no grant
+    stands (a stranger walking in behind staff); ``each-face`` leaves the verdicts alone."""
+    if rule != "deny-all-if-unknown" or not any(v.kind == VoteKind.UNKNOWN for v in frame_votes):
+        return verdicts
+    return [
+        Verdict(Decision.DENIED_UNKNOWN, v.person_id, v.best, v.second, "tailgating policy: an unknown face is present") if v.decision == Decision.GRANTED else v
+        for v in verdicts
+    ]
+
+
+class UnknownThrottle:
+    """At most one ``denied-unknown`` row per ``interval_s`` of the injected clock: a stranger
+    loitering in view must not flood the log (every other decision is always written)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last = float("-inf")
+
+    def due(self, now: float) -> bool:
+        if now - self._last < self.interval_s:
+            return False
+        self._last = now
+        return True
