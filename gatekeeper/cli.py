@@ -223,30 +223,33 @@ def people_rename(person_id: str, name: str) -> None:
 # -- verify ---------------------------------------------------------------------------------
 @app.command()
 def verify(photo: Path, top: int = 3) -> None:
-    """Who is this? The top candidates and their similarities for each face in PHOTO."""
+    """Who is this? Each face in PHOTO judged as the door judges a frame (threshold and margin),
+    with the top candidates. Exit 1 when no face in it could be judged."""
+    from gatekeeper.core import DoorPolicy
     from gatekeeper.images import ImageError, read_rgb
+    from gatekeeper.services.verify import judge_photo
 
     gk = _app()
     try:
         image = read_rgb(photo)
     except ImageError as exc:
         _fail(str(exc))
-    faces = gk.pipeline.analyse_photo(image)
-    if not faces:
+    judged = judge_photo(gk.pipeline, gk.gallery(), DoorPolicy(gk.thresholds.rules(gk.settings.cooldown_s)), image, top)
+    if not judged:
         _fail(f"{photo}: no face found")
-    gallery = gk.gallery()
-    for i, face in enumerate(faces, 1):
-        if not face.usable:
-            console.print(f"face {i}: not usable: {safe('; '.join(face.problems))}")
+    for i, face in enumerate(judged, 1):
+        if face.problems:
+            console.print(f"face {i}: not usable at the door: {safe('; '.join(face.problems))}")
             continue
-        cands = gallery.search(face.embedding[None], k=top)[0]
-        verdict = "match" if cands and cands[0].similarity >= gk.thresholds.match else "no match"
-        table = Table(title=f"face {i}: {verdict} (threshold {gk.thresholds.match:.3f})")
+        who = f" {safe(face.vote.person_id)}" if face.vote.person_id else ""
+        table = Table(title=f"face {i}: {face.verdict}{who} (threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f})")
         table.add_column("person")
         table.add_column("similarity")
-        for c in cands:
+        for c in face.candidates:
             table.add_row(safe(c.person_id), f"{c.similarity:.3f}")
         console.print(table)
+    if all(face.problems for face in judged):
+        raise typer.Exit(1)
 
 
 # -- run ------------------------------------------------------------------------------------

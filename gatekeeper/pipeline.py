@@ -55,8 +55,9 @@ class FacePipeline:
         return self._analyse(image_rgb, self.door_detector, self.door_gate, flip=self.settings.door_flip_average)
 
     def analyse_photo(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
-        """Every face in a photo (any size, thorough detection), judged by the door's gate."""
-        return self._analyse(image_rgb, self.photo_detector, self.door_gate)
+        """Every face in a photo (any size, thorough detection), judged by the door's gate and
+        embedded as the door embeds a frame."""
+        return self._analyse(image_rgb, self.photo_detector, self.door_gate, flip=self.settings.door_flip_average)
 
     def _analyse(self, image_rgb: np.ndarray, detector: FaceDetector, gate: QualityGate, flip: bool | None = None) -> list[AnalysedFace]:
         # Low-confidence detections are mostly not faces (patterns, posters): ignore them outright

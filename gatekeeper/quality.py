@@ -59,7 +59,7 @@ class QualityGate:
         if q.detection_score < s.min_detection_score:
             out.append(f"uncertain face (detector score {q.detection_score:.2f} < {s.min_detection_score:.2f})")
         if q.inter_eye_px < self.min_inter_eye:
-            out.append(f"face too small ({q.inter_eye_px:.0f} px between the eyes < {self.min_inter_eye:.0f})")
+            out.append(f"face too small ({q.inter_eye_px:.1f} px between the eyes < {self.min_inter_eye:g})")
         if q.sharpness < s.min_sharpness:
             out.append(f"blurred (sharpness {q.sharpness:.0f} < {s.min_sharpness:.0f})")
         if abs(q.yaw) > s.max_yaw:

@@ -97,3 +97,8 @@ def test_a_built_wheel_carries_the_models(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in (DEFAULT_MODEL, "doornet-v1"):
         assert f"gatekeeper/models/{name}.pt" in names and f"gatekeeper/models/{name}.json" in names
+    # The package list in pyproject.toml is explicit: every package of the source tree must be in it.
+    packages = {str(p.parent.relative_to(repo)) for p in (repo / "gatekeeper").rglob("__init__.py")}
+    missing = sorted(p for p in packages if f"{p}/__init__.py" not in names)
+    assert not missing, f"packages missing from the wheel (pyproject.toml [tool.setuptools] packages): {missing}"
+    assert "gatekeeper/storage/migrations/versions/0006_audit_covers.py" in names
