@@ -268,11 +268,20 @@ def embed_photo(pipeline: FacePipeline, path: Path) -> PhotoResult:
     """One enrollment photo: its embedding, or the reason it cannot be used."""
     try:
         image = read_rgb(path)
-        face = pipeline.enrollment_face(image, path)
-    except (ImageError, FaceError) as exc:
+    except ImageError as exc:
         return PhotoResult(str(path), reason=exc.reason)
-    keepsake = encode_keepsake(align_face(image, face.detection.landmarks, ENROLLMENT_KEEPSAKE))
-    return PhotoResult(str(path), embedding=face.embedding, quality=face.quality.as_dict(), sha256=_sha256(path), face_crop=keepsake)
+    return embed_image(pipeline, image, str(path), _sha256(path))
+
+
+def embed_image(pipeline: FacePipeline, image_rgb: np.ndarray, label: str, sha256: str = "") -> PhotoResult:
+    """An enrollment picture already in memory (RGB uint8), named ``label`` in messages."""
+    try:
+        face = pipeline.enrollment_face(image_rgb, label)
+    except FaceError as exc:
+        return PhotoResult(label, reason=exc.reason)
+    keepsake = encode_keepsake(align_face(image_rgb, face.detection.landmarks, ENROLLMENT_KEEPSAKE))
+    digest = sha256 or hashlib.sha256(np.ascontiguousarray(image_rgb).tobytes()).hexdigest()
+    return PhotoResult(label, embedding=face.embedding, quality=face.quality.as_dict(), sha256=digest, face_crop=keepsake)
 
 
 def encode_keepsake(crop_rgb: np.ndarray) -> bytes:

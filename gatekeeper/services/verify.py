@@ -22,6 +22,7 @@ class FaceJudgement:
     vote: Vote
     candidates: list[Candidate]  # best first, up to ``top``
     problems: list[str]  # why the face is not usable (empty when it is)
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the photo's pixels
 
     @property
     def verdict(self) -> str:
@@ -33,5 +34,6 @@ def judge_photo(pipeline: FacePipeline, gallery: GalleryIndex, policy: DoorPolic
     out = []
     for face in pipeline.analyse_photo(image_rgb):
         candidates = gallery.search(face.embedding[None], k=max(top, 2))[0] if face.embedding is not None else []
-        out.append(FaceJudgement(policy.frame_vote(candidates, face.usable), candidates[:top], face.problems))
+        box = tuple(float(v) for v in face.detection.box)
+        out.append(FaceJudgement(policy.frame_vote(candidates, face.usable), candidates[:top], face.problems, box))  # type: ignore[arg-type]
     return out
