@@ -17,11 +17,12 @@ import urllib.request
 from typing import Protocol
 
 from gatekeeper.config import Settings
+from gatekeeper.errors import InputError, EnvironmentFault
 
 log = logging.getLogger(__name__)
 
 
-class ActuatorError(RuntimeError):
+class ActuatorError(EnvironmentFault):
     pass
 
 
@@ -108,10 +109,10 @@ def redact_url(url: str) -> str:
 def make_actuator(settings: Settings) -> DoorActuator:
     if settings.actuator == "command":
         if not settings.actuator_command:
-            raise ValueError("actuator 'command' needs GATEKEEPER_ACTUATOR_COMMAND")
+            raise InputError("actuator 'command' needs GATEKEEPER_ACTUATOR_COMMAND")
         return CommandActuator(settings.actuator_command, settings.actuator_timeout_s)
     if settings.actuator == "webhook":
         if not settings.actuator_url:
-            raise ValueError("actuator 'webhook' needs GATEKEEPER_ACTUATOR_URL")
+            raise InputError("actuator 'webhook' needs GATEKEEPER_ACTUATOR_URL")
         return WebhookActuator(settings.actuator_url, settings.actuator_timeout_s)
     return LogOnlyActuator()

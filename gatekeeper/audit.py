@@ -33,6 +33,7 @@ from gatekeeper.audit_chain import (
 from gatekeeper.core.types import Decision
 from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import AuditEvent, Meta
+from gatekeeper.errors import EnvironmentFault
 
 EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "anonymised_at", "row_hash"]
 
@@ -54,7 +55,7 @@ class Anonymisation:
     snapshots: list[str]  # snapshot files the cleared rows pointed at (for deletion)
 
 
-class AuditTamperError(RuntimeError):
+class AuditTamperError(EnvironmentFault):
     """The chain's head pointer does not verify: nothing is appended to a log that was altered
     (or is opened with another audit key); the door stays shut because grants cannot be logged."""
 

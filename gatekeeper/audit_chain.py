@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from gatekeeper.core.types import Decision
 from gatekeeper.storage.models import AuditEvent, Meta
 
+from gatekeeper.errors import InputError
+
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
 ANCHOR_KEY = "audit_anchor"
@@ -153,7 +155,7 @@ class Checkpoint:
                 raise ValueError(f"not a {CHECKPOINT_KIND} file")
             return cls(int(data["event_id"]), str(data["row_hash"]), int(data["rows"]), str(data["exported_at"]), str(data["tag"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: not a readable audit checkpoint ({exc})") from exc
+            raise InputError(f"{path}: not a readable audit checkpoint ({exc})") from exc
 
 
 class ChainCheck:

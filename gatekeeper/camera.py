@@ -20,12 +20,13 @@ import numpy as np
 from gatekeeper.images import ImageError, read_rgb
 
 from gatekeeper.actuate import redact_url  # noqa: E402
+from gatekeeper.errors import EnvironmentFault
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
-class CameraError(RuntimeError):
+class CameraError(EnvironmentFault):
     pass
 
 

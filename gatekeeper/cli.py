@@ -460,13 +460,11 @@ def main() -> None:
     try:
         app()
     except Exception as exc:  # a clear one-line error for the admin rather than a traceback
-        from gatekeeper.audit import AuditTamperError
-        from gatekeeper.encoder import ModelFileError
-        from gatekeeper.storage.database import DatabaseError
-        from gatekeeper.storage.keys import AuditKeyError
-        from gatekeeper.storage.templates import TemplateKeyError
+        from pydantic import ValidationError
 
-        if isinstance(exc, (ModelFileError, DatabaseError, TemplateKeyError, AuditKeyError, AuditTamperError, ValueError)):
+        from gatekeeper.errors import GatekeeperError
+
+        if isinstance(exc, (GatekeeperError, ValidationError)):
             err.print(f"[red]error:[/red] {safe(_one_line(exc))}")
-            sys.exit(2)
+            sys.exit(getattr(exc, "exit_code", 2))
         raise

@@ -16,6 +16,8 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from gatekeeper.errors import InputError
+
 
 CONFIG_ENV = "GATEKEEPER_CONFIG"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # door ids, like person ids: plain, printable, short
@@ -31,9 +33,9 @@ def _toml_sources(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSetting
     if path is None:
         return ()
     if not path.is_file():
-        raise ValueError(f"{CONFIG_ENV}={path}: no such config file")
+        raise InputError(f"{CONFIG_ENV}={path}: no such config file")
     if path.stat().st_mode & 0o022:
-        raise ValueError(f"{path}: config file is writable by group or others (chmod go-w): anyone could change the door's thresholds")
+        raise InputError(f"{path}: config file is writable by group or others (chmod go-w): anyone could change the door's thresholds")
     return (TomlConfigSettingsSource(settings_cls, toml_file=path),)
 
 

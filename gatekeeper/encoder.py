@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gatekeeper.align import TEMPLATES, AlignmentTemplate
+from gatekeeper.errors import EnvironmentFault
 
 def _models_dir() -> Path:
     try:
@@ -38,7 +39,7 @@ DEFAULT_MODEL = "doornet-v2"
 EMBED_BATCH = 64
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(EnvironmentFault):
     """The encoder weights are missing, unreadable or do not match their manifest."""
 
 

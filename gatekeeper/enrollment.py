@@ -40,6 +40,8 @@ from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
 
+from gatekeeper.errors import InputError
+
 log = logging.getLogger(__name__)
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -359,7 +361,7 @@ def read_manifest(path: Path) -> dict[str, str]:
     with path.open(newline="") as fh:
         rows = csv.DictReader(fh)
         if not rows.fieldnames or not {"person_id", "name"} <= set(rows.fieldnames):
-            raise ValueError(f"{path}: manifest needs the columns person_id,name")
+            raise InputError(f"{path}: manifest needs the columns person_id,name")
         return {r["person_id"].strip(): r["name"].strip() for r in rows if r.get("person_id")}
 
 

@@ -27,6 +27,7 @@ from gatekeeper.storage.files import write_private
 from gatekeeper.storage.database import gallery_generation, index_seal_key
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
+from gatekeeper.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _base_index(dim: int, vectors: np.ndarray) -> faiss.Index:
     return ivf
 
 
-class GalleryModelMismatch(ValueError):
+class GalleryModelMismatch(InputError):
     """People were enrolled with another encoder: their vectors cannot be compared with this one's."""
 
 

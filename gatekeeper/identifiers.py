@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from gatekeeper.errors import InputError
+
 PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MAX_NAME = 128
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(InputError):
     """A person id or display name that enrollment refuses, with the reason."""
 
 

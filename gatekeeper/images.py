@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gatekeeper.errors import InputError
+
 MAX_FILE_BYTES = 40 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # ~ a 7,700 x 5,200 photo; larger is refused, not downscaled blindly
 MIN_SIDE = 32
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """A photo that cannot be used, with the file and the reason."""
 
     def __init__(self, path: Path | str, reason: str) -> None:

@@ -16,9 +16,10 @@ from gatekeeper.config import Settings
 from gatekeeper.detect import PHOTO_PROFILE, DetectorProfile, FaceDetection, FaceDetector
 from gatekeeper.encoder import FaceEncoder
 from gatekeeper.quality import FaceQuality, QualityGate, assess
+from gatekeeper.errors import InputError
 
 
-class FaceError(ValueError):
+class FaceError(InputError):
     """A photo holds no usable face: names the file and the reason."""
 
     def __init__(self, path: Path | str, reason: str) -> None:

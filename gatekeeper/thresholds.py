@@ -8,6 +8,8 @@ from gatekeeper.config import Settings
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.encoder import ModelCard
 
+from gatekeeper.errors import InputError
+
 
 @dataclass(frozen=True)
 class DecisionThresholds:
@@ -23,10 +25,10 @@ class DecisionThresholds:
         match = settings.match_threshold if settings.match_threshold is not None else cal.get("match_threshold")
         margin = settings.min_margin if settings.min_margin is not None else cal.get("min_margin")
         if match is None or margin is None:
-            raise ValueError(f"model {card.name} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
+            raise InputError(f"model {card.name} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
         loosest = cal.get("far_thresholds", {}).get("0.01", {}).get("threshold")
         if loosest is not None and float(match) < loosest and not settings.accept_loose_threshold:
-            raise ValueError(
+            raise InputError(
                 f"match_threshold {float(match):.4f} is looser than {card.name}'s FAR 1e-2 point ({loosest:.4f}): more than one stranger in a "
                 "hundred would match someone. Set accept_loose_threshold = true (GATEKEEPER_ACCEPT_LOOSE_THRESHOLD=1) if that is really meant"
             )

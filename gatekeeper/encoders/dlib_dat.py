@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gatekeeper.errors import InputError
 
-class DlibFormatError(ValueError):
+
+class DlibFormatError(InputError):
     """The file is not a dlib network this reader understands."""
 
 

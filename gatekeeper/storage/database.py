@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.storage.models import Meta, Person
 from gatekeeper.storage.templates import TemplateCodec, TemplateKeyError
+from gatekeeper.errors import EnvironmentFault
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 GENERATION_KEY = "gallery_generation"
@@ -21,7 +22,7 @@ KEY_CHECK = "template_key_check"
 _KEY_CHECK_PLAINTEXT = b"gatekeeper template key check"
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(EnvironmentFault):
     """The database cannot be opened or migrated."""
 
 

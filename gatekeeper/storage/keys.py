@@ -16,12 +16,13 @@ from pathlib import Path
 
 from gatekeeper.storage.files import create_private_once
 from gatekeeper.storage.templates import warn_if_readable_by_others
+from gatekeeper.errors import EnvironmentFault
 
 AUDIT_KEY_ENV = "GATEKEEPER_AUDIT_KEY"
 MIN_KEY_BYTES = 16
 
 
-class AuditKeyError(RuntimeError):
+class AuditKeyError(EnvironmentFault):
     """The audit key is missing, unreadable or too short."""
 
 

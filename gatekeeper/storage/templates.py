@@ -14,6 +14,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from gatekeeper.errors import EnvironmentFault
+
 log = logging.getLogger(__name__)
 
 KEY_ENV = "GATEKEEPER_TEMPLATE_KEY"
@@ -21,7 +23,7 @@ _PLAIN = b"GKv1"  # prefixes distinguish plain from encrypted blobs, so a missin
 _SEALED = b"GKe1"
 
 
-class TemplateKeyError(RuntimeError):
+class TemplateKeyError(EnvironmentFault):
     """Encrypted templates without a key, or with the wrong one."""
 
 
