@@ -10,6 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+pytest.importorskip("pytorch_metric_learning", reason="fine-tuning needs the train extra: pip install -e '.[train]'")
+
 from gatekeeper.training.finetune import FineTuneConfig, Objective, TrainingFeatures, finetune
 from tests.conftest import lfw_people
 
@@ -104,3 +106,15 @@ def test_resume_refuses_a_checkpoint_that_carries_code(tmp_path: Path) -> None:
     with pytest.raises(pickle.UnpicklingError):
         _resume(tmp_path, net, opt, sched)
     assert not marker.exists()
+
+
+def test_the_embedding_plots_are_written(tmp_path: Path) -> None:
+    """`gatekeeper plot`'s two pictures (plotly's 3-D scatter needs pandas: both in the train extra)."""
+    from gatekeeper.training.pictures import pca, pca3d_html, scatter_png
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(12, 128)).astype(np.float32)
+    labels = np.array(["a", "b", "c"] * 4)
+    html = pca3d_html(emb, labels, tmp_path / "e.html", "t")
+    png = scatter_png(pca(emb, 2), labels, "t", tmp_path / "e.png")
+    assert html.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"

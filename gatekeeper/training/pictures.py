@@ -10,6 +10,8 @@ matplotlib.use("Agg")  # headless: training runs on servers with no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gatekeeper.errors import EnvironmentFault  # noqa: E402
+
 
 def pca(x: np.ndarray, dims: int) -> np.ndarray:
     centred = x - x.mean(axis=0)
@@ -50,7 +52,10 @@ def roc_png(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, title: 
 
 
 def pca3d_html(emb: np.ndarray, labels: np.ndarray, out: Path, title: str) -> Path:
-    import plotly.express as px
+    try:
+        import plotly.express as px
+    except ImportError as exc:
+        raise EnvironmentFault(f"the 3-D plot needs the train extra ({exc.name} is missing): pip install 'gatekeeper[train]'") from exc
 
     p = pca(emb, 3)
     fig = px.scatter_3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], color=[str(v) for v in labels], title=title)
