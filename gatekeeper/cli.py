@@ -78,7 +78,7 @@ def enroll(
     if photo:
         if not person_id:
             _fail("--photo needs --id")
-        batch = [(person_id, name or person_id, list(photo))]
+        batch = [(person_id, name, list(photo))]  # no --name: an enrolled person keeps theirs
     elif folder is not None:
         try:
             batch = discover_people(folder, manifest)

@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,9 @@ from torch import nn
 
 from gatekeeper.align import TEMPLATES, AlignmentTemplate
 from gatekeeper.errors import EnvironmentFault
-
-def _models_dir() -> Path:
-    try:
-        return Path(str(resources.files("gatekeeper.models")))
-    except ModuleNotFoundError:
-        # A source checkout imported directly (its gatekeeper/ shadowing an installed wheel): the
-        # mapped package is not importable from there, but the folder is right beside it.
-        return Path(__file__).resolve().parent.parent / "models"
+from gatekeeper.model_files import DEFAULT_MODEL, MODELS_DIR, resolve_model_path  # noqa: F401  (re-exported)
 
 
-MODELS_DIR = _models_dir()
-DEFAULT_MODEL = "doornet-v2"
 EMBED_BATCH = 64
 
 
@@ -110,14 +100,6 @@ FAMILIES: dict[str, Family] = {
     "doornet": Family(_build_doornet, _doornet_input),
     "face-resnet29": Family(_build_resnet29, _resnet29_input),
 }
-
-
-def resolve_model_path(model: str | Path) -> Path:
-    """A name like ``doornet-v2`` means the shipped ``models/doornet-v2.pt``; anything else is a path."""
-    path = Path(model)
-    if path.suffix != ".pt":
-        path = MODELS_DIR / f"{model}.pt"
-    return path
 
 
 class FaceEncoder:

@@ -114,7 +114,7 @@ class Enrollment:
     def embed_photo(self, path: Path) -> PhotoResult:
         return embed_photo(self.pipeline, path)
 
-    def embed_people(self, batch: list[tuple[str, str, list[Path]]]) -> Iterator[tuple[str, str, list[PhotoResult]]]:
+    def embed_people(self, batch: list[tuple[str, str | None, list[Path]]]) -> Iterator[tuple[str, str | None, list[PhotoResult]]]:
         """Embed everyone's photos in ``enroll_workers`` processes; yields each person in order.
 
         Processes, not threads: MTCNN's per-box Python work holds the GIL, so threads barely
@@ -133,12 +133,13 @@ class Enrollment:
         finally:
             pool.shutdown(cancel_futures=True)
 
-    def enroll(self, person_id: str, name: str, photos: list[PhotoResult], extend: bool = False, force: bool = False) -> PersonResult:
-        """Store one person from already embedded photos; refuses lookalikes of others unless forced."""
-        result = PersonResult(person_id, name, photos)
+    def enroll(self, person_id: str, name: str | None, photos: list[PhotoResult], extend: bool = False, force: bool = False) -> PersonResult:
+        """Store one person from already embedded photos; refuses lookalikes of others unless forced.
+        ``name`` None keeps an enrolled person's name (a new person is named after the id)."""
+        result = PersonResult(person_id, name or person_id, photos)
         try:
             check_person_id(person_id)
-            name = clean_display_name(name)
+            name = clean_display_name(name) if name is not None else None
         except InvalidIdentifier as exc:
             result.reason = str(exc)
             return result
@@ -249,7 +250,8 @@ class Enrollment:
         clash = self._photos.closest_other(person_id, np.stack([vector, *photos]))
         return clash if clash is not None and clash.similarity >= self.thresholds.duplicate else None
 
-    def _store(self, session: Session, person: Person | None, person_id: str, name: str, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> int:
+    def _store(self, session: Session, person: Person | None, person_id: str, name: str | None, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> int:
+        name = name if name is not None else (person.name if person is not None else person_id)
         if person is None:
             next_id = (session.execute(select(func.max(Person.vector_id))).scalar() or 0) + 1
             person = Person(person_id=person_id, name=name, vector_id=next_id, template=b"", model_version=self.model_version)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from gatekeeper.actuate import redact_url
 from gatekeeper.config import CONFIG_ENV, Settings, config_path
+from gatekeeper.model_files import manifest_calibration
 from gatekeeper.storage.database import redact
 
 _SECRET_URLS = {"database_url": redact, "actuator_url": redact_url, "source": lambda v: redact_url(v) if "://" in v else v}
@@ -18,6 +19,7 @@ def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str]]:
     """(name, value as shown, source) for every setting."""
     path = config_path()
     in_file = tomllib.loads(path.read_text()) if path is not None else {}
+    calibration = manifest_calibration(settings.model)
     env = {k.upper() for k in os.environ}  # pydantic-settings matches names case-insensitively
     for name, value in settings.model_dump().items():
         if f"GATEKEEPER_{name.upper()}" in env:
@@ -25,7 +27,7 @@ def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str]]:
         elif name in in_file:
             source = f"{CONFIG_ENV} file {path}"
         elif value is None and name in _FROM_CARD:
-            source = "model card calibration"
+            value, source = calibration.get(name), f"model card ({settings.model} calibration)"  # the value in force
         else:
             source = "default"
         shown = _SECRET_URLS[name](value) if name in _SECRET_URLS and isinstance(value, str) else value

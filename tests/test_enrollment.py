@@ -190,3 +190,22 @@ def test_batch_enrollment_keeps_the_index_equal_to_a_rebuild(lfw: Path, make_app
     sequential = [gk.enrollment.embed_photo(p) for p in batch[1][2]]
     agreement = [float(a.embedding @ b.embedding) for a, b in zip(sequential, embedded[1][2])]
     assert min(agreement) > 0.995, agreement  # one torch thread in a worker, two here: float noise only
+
+
+def test_extend_without_a_name_keeps_the_enrolled_name(tmp_path: Path, cli_env, make_app) -> None:  # type: ignore[no-untyped-def]
+    """The README's own `enroll --photo new.jpg --id emp-0042 --extend` used to rename Ada to "emp-0042"."""
+    from typer.testing import CliRunner
+
+    from gatekeeper.cli import app as cli
+    from gatekeeper.demo import astronaut
+
+    first, second = tmp_path / "ada-1.png", tmp_path / "ada-2.png"
+    cv2.imwrite(str(first), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(second), cv2.cvtColor(astronaut()[:, ::-1], cv2.COLOR_RGB2BGR))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["enroll", "--photo", str(first), "--id", "emp-0042", "--name", "Ada Lovelace"]).exit_code == 0
+    out = runner.invoke(cli, ["enroll", "--photo", str(second), "--id", "emp-0042", "--extend"])
+    assert out.exit_code == 0, out.output
+    with make_app().sessions() as s:
+        person = s.get(Person, "emp-0042")
+        assert person.name == "Ada Lovelace" and len(person.photos) == 2

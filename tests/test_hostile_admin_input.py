@@ -19,6 +19,7 @@ from gatekeeper.config import Settings
 from gatekeeper.display import safe
 from gatekeeper.gallery import GalleryIndex
 from gatekeeper.identifiers import InvalidIdentifier, check_person_id, clean_display_name
+from gatekeeper.model_files import manifest_calibration
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
@@ -56,6 +57,8 @@ def test_config_show_redacts_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     for secret in ("s3cr3t-t0ken", "pa55word", "camp4ss"):
         assert secret not in out.output
     assert "environment GATEKEEPER_ACTUATOR_URL" in out.output.replace("\n", "")
+    threshold_row = next(line for line in out.output.splitlines() if "match_threshold" in line)
+    assert str(manifest_calibration("doornet-v2")["match_threshold"]) in threshold_row and "model card" in threshold_row, "the value in force, not None"
 
 
 # -- item 8: permissions ------------------------------------------------------------------
