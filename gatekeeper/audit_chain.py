@@ -170,9 +170,10 @@ class ChainCheck:
     def run(self, checkpoint: Checkpoint | None = None) -> list[str]:
         legacy_through = self._legacy_through()
         anchor_id, prev = self._anchor()
-        rows = list(self.session.execute(select(AuditEvent).order_by(AuditEvent.event_id)).scalars())
-        covered = self._anonymisations(rows, legacy_through)
-        for row in rows:
+        covered = self._anonymisations(legacy_through)
+        last: AuditEvent | None = None
+        # Streamed in batches, one pass, so a log of millions of rows verifies in bounded memory.
+        for row in self.session.execute(select(AuditEvent).order_by(AuditEvent.event_id).execution_options(yield_per=2000)).scalars():
             keyed = legacy_through is not None and row.event_id > legacy_through
             if row.prev_hash != prev:
                 self.problems.append(f"event {row.event_id}: chain broken before this row (a row was deleted, inserted or reordered)")
@@ -182,10 +183,10 @@ class ChainCheck:
             if (personal := personal_problem(row)) is not None:
                 self.problems.append(personal)
             self._check_cleared(row, covered)
-            prev = row.row_hash
-        self._check_head(rows, legacy_through)
+            prev, last = row.row_hash, row
+        self._check_head(last, legacy_through)
         if checkpoint is not None:
-            self._check_checkpoint(checkpoint, rows, anchor_id)
+            self._check_checkpoint(checkpoint, anchor_id)
         return self.problems
 
     def _legacy_through(self) -> int | None:
@@ -224,11 +225,14 @@ class ChainCheck:
             return 0, row.value.split(":")[1]
         return pointer.event_id, pointer.row_hash
 
-    def _anonymisations(self, rows: list[AuditEvent], legacy_through: int | None) -> dict[int, str]:
+    def _anonymisations(self, legacy_through: int | None) -> dict[int, str]:
         """Row id -> anonymisation time, as declared by keyed ``anonymised`` rows."""
         out: dict[int, str] = {}
-        for row in rows:
-            if row.decision == Decision.ANONYMISED and row.covers and legacy_through is not None and row.event_id > legacy_through:
+        if legacy_through is None:
+            return out
+        declared = select(AuditEvent).where(AuditEvent.decision == Decision.ANONYMISED.value, AuditEvent.event_id > legacy_through).order_by(AuditEvent.event_id)
+        for row in self.session.execute(declared).scalars():
+            if row.covers:
                 for event_id in row.covers.get("events", []):
                     out[int(event_id)] = str(row.covers.get("at"))
         return out
@@ -240,9 +244,8 @@ class ChainCheck:
         if covered.get(row.event_id) != at:
             self.problems.append(f"event {row.event_id}: person cleared without a matching anonymisation record")
 
-    def _check_head(self, rows: list[AuditEvent], legacy_through: int | None) -> None:
+    def _check_head(self, last: AuditEvent | None, legacy_through: int | None) -> None:
         head = self.session.get(Meta, HEAD_KEY)
-        last = rows[-1] if rows else None
         if head is None:
             if last is not None or self.keyed:  # a keyed log always has a head (purge leaves a row)
                 self.problems.append("the audit head pointer is missing (log truncated or deleted)")
@@ -260,13 +263,13 @@ class ChainCheck:
         if last is None or last.row_hash != head_hash or last.event_id != head_id:
             self.problems.append(f"rows after event {last.event_id if last else 0} are missing (log truncated)")
 
-    def _check_checkpoint(self, cp: Checkpoint, rows: list[AuditEvent], anchor_id: int) -> None:
+    def _check_checkpoint(self, cp: Checkpoint, anchor_id: int) -> None:
         if not cp.valid(self.key):
             self.problems.append("the checkpoint file's tag does not verify (not exported with this audit key, or edited)")
             return
         if cp.event_id <= anchor_id:
             return  # purged since the checkpoint, by a purge whose anchor verifies
-        match = next((r for r in rows if r.event_id == cp.event_id), None)
+        match = self.session.get(AuditEvent, cp.event_id)
         if match is None:
             self.problems.append(f"checkpointed event {cp.event_id} is missing (log truncated or rewritten since {cp.exported_at})")
         elif match.row_hash != cp.row_hash:
