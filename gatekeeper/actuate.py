@@ -106,6 +106,11 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
 
 
+def redact_source(source: str) -> str:
+    """A camera source fit for logs: a stream URL redacted, a device index or file path as is."""
+    return redact_url(source) if "://" in source else source
+
+
 def make_actuator(settings: Settings) -> DoorActuator:
     if settings.actuator == "command":
         if not settings.actuator_command:

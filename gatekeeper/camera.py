@@ -19,7 +19,7 @@ import numpy as np
 
 from gatekeeper.images import ImageError, read_rgb
 
-from gatekeeper.actuate import redact_url  # noqa: E402
+from gatekeeper.actuate import redact_source  # noqa: E402
 from gatekeeper.errors import EnvironmentFault
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class OpenCVSource:
     def __init__(self, spec: str | int, finite: bool) -> None:
         self.spec = spec
         # The name goes into logs and the audit log: a stream URL's credentials stay out of it.
-        self.name = redact_url(spec) if isinstance(spec, str) and "://" in spec else str(spec)
+        self.name = redact_source(str(spec))
         self.finite = finite
         self._cap: cv2.VideoCapture | None = None
 

@@ -35,18 +35,6 @@ def _app():  # type: ignore[no-untyped-def]
     return App(Settings())
 
 
-def redact_source(source: str) -> str:
-    from gatekeeper.actuate import redact_url
-
-    return redact_url(source) if "://" in source else source
-
-
-def redact_database_url(url: str) -> str:
-    from gatekeeper.storage.database import redact
-
-    return redact(url)
-
-
 def _one_line(exc: Exception) -> str:
     """A pydantic validation error as 'setting: problem' lines, without its documentation links."""
     from pydantic import ValidationError
@@ -270,6 +258,8 @@ def run(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    from gatekeeper.actuate import redact_source
+
     console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}")
     stats = daemon.run(open_source(settings.source), stop)
     console.print(f"stopped after {stats.frames} frames: {safe(stats.decisions or 'no decisions')}, {stats.errors} errors")
@@ -431,6 +421,7 @@ def config_show() -> None:
     """Effective settings and where each came from (environment, the file in $GATEKEEPER_CONFIG,
     the model card, or the default); secrets in URLs are shown redacted."""
     from gatekeeper.settings_report import setting_rows
+    from gatekeeper.storage.database import redact
 
     settings = Settings()
     table = Table(title="gatekeeper settings")
@@ -438,7 +429,7 @@ def config_show() -> None:
         table.add_column(col)
     for key, value, source in setting_rows(settings):
         table.add_row(safe(key), safe(value), safe(source))
-    table.add_row("(database)", safe(redact_database_url(settings.resolved_database_url)), "")
+    table.add_row("(database)", safe(redact(settings.resolved_database_url)), "")
     console.print(table)
 
 

@@ -37,7 +37,7 @@ from gatekeeper.images import ImageError, read_rgb
 from gatekeeper.pipeline import FaceError, FacePipeline
 from gatekeeper.storage.database import bump_generation, gallery_generation
 from gatekeeper.storage.models import Person, Photo, utcnow
-from gatekeeper.storage.templates import TemplateCodec
+from gatekeeper.storage.templates import IndexSeal, TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
 
 from gatekeeper.errors import InputError
@@ -85,6 +85,7 @@ class Enrollment:
         self._unsaved = False
         self.index_warning: str | None = None  # set when the index file could not be written
         self._photos = PhotoGallery(codec, pipeline.encoder.version)
+        self._seal: IndexSeal | None = None
         self.same_face_as: list[Clash] = []  # after remove(): other ids whose face matches the removed one
 
     @property
@@ -181,9 +182,10 @@ class Enrollment:
         (doors rebuild from the database), and the admin is told rather than shown a failure."""
         self._unsaved = False
         try:
-            with self.sessions() as session:
-                seal = gallery_seal(session, self.codec)
-            index.save(self.settings.index_path, seal)
+            if self._seal is None:  # the key never changes for this database and codec: read it once
+                with self.sessions() as session:
+                    self._seal = gallery_seal(session, self.codec)
+            index.save(self.settings.index_path, self._seal)
         except OSError as exc:
             self.index_warning = f"the index file {self.settings.index_path} could not be written ({exc.strerror or exc}); doors rebuild it from the database"
             log.error("%s", self.index_warning)
@@ -217,17 +219,7 @@ class Enrollment:
     def _others_with_this_face(self, session: Session, person: Person) -> list[Clash]:
         self._photos.refresh(session)
         photos = [self.codec.decode(p.embedding) for p in person.photos if p.model_version == self.model_version]
-        if not photos:
-            return []
-        queries = np.stack([person_vector(photos), *photos])
-        found = []
-        for cand in self._current_index().search(queries[:1], k=5)[0]:
-            if cand.person_id != person.person_id and cand.similarity >= self.thresholds.match:
-                found.append(cand.person_id)
-        clash = self._photos.closest_other(person.person_id, queries)
-        if clash is not None and clash.similarity >= self.thresholds.duplicate and clash.person_id not in found:
-            found.append(clash.person_id)
-        return [Clash(pid, 0.0) for pid in found]
+        return self._same_face(person.person_id, person_vector(photos), photos) if photos else []
 
     def rename(self, person_id: str, name: str) -> bool:
         """False when nobody has this id; ``InvalidIdentifier`` for a name enrollment would refuse."""
@@ -241,14 +233,18 @@ class Enrollment:
         return True
 
     def _lookalike(self, session: Session, generation: int, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> Clash | None:
-        """Another enrolled person this face already matches: their mean at the door's threshold,
-        or any of their photos at the (stricter) duplicate threshold."""
-        for cand in self._current_index().search(vector[None], k=2)[0]:
-            if cand.person_id != person_id and cand.similarity >= self.thresholds.match:
-                return Clash(cand.person_id, cand.similarity)
         self._photos.refresh(session, generation - 1)  # the transaction already bumped it
+        clashes = self._same_face(person_id, vector, photos)
+        return clashes[0] if clashes else None
+
+    def _same_face(self, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> list[Clash]:
+        """Other enrolled people this face already matches: their mean at the door's threshold,
+        or any of their photos at the duplicate threshold (the photo gallery must be current)."""
+        found = [Clash(c.person_id, c.similarity) for c in self._current_index().search(vector[None], k=5)[0] if c.person_id != person_id and c.similarity >= self.thresholds.match]
         clash = self._photos.closest_other(person_id, np.stack([vector, *photos]))
-        return clash if clash is not None and clash.similarity >= self.thresholds.duplicate else None
+        if clash is not None and clash.similarity >= self.thresholds.duplicate and clash.person_id not in {c.person_id for c in found}:
+            found.append(clash)
+        return found
 
     def _store(self, session: Session, person: Person | None, person_id: str, name: str | None, vector: np.ndarray, accepted: list[PhotoResult], extend: bool) -> int:
         name = name if name is not None else (person.name if person is not None else person_id)

@@ -6,12 +6,12 @@ import os
 import tomllib
 from collections.abc import Iterator
 
-from gatekeeper.actuate import redact_url
+from gatekeeper.actuate import redact_source, redact_url
 from gatekeeper.config import CONFIG_ENV, Settings, config_path
 from gatekeeper.model_files import manifest_calibration
 from gatekeeper.storage.database import redact
 
-_SECRET_URLS = {"database_url": redact, "actuator_url": redact_url, "source": lambda v: redact_url(v) if "://" in v else v}
+_SECRET_URLS = {"database_url": redact, "actuator_url": redact_url, "source": redact_source}
 _FROM_CARD = {"match_threshold", "min_margin", "duplicate_threshold"}
 
 
