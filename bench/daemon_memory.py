@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frame_latency import door_frames  # noqa: E402
 
-from gatekeeper.actuate import LogOnlyActuator  # noqa: E402
+from gatekeeper.door.actuate import LogOnlyActuator  # noqa: E402
 from gatekeeper.app import App  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
 
@@ -61,7 +61,7 @@ def main() -> None:
         for i, frame in enumerate(pool[:10]):  # ten of the faces are staff
             face = enrolled.pipeline.analyse(frame)
             if face and face[0].embedding is not None:
-                from gatekeeper.enrollment import PhotoResult
+                from gatekeeper.services.enrollment import PhotoResult
 
                 enrolled.enroll(f"staff-{i}", f"Staff {i}", [PhotoResult(f"frame-{i}", embedding=face[0].embedding)], force=True)
         daemon = gk.daemon(LogOnlyActuator())

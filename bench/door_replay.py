@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gatekeeper.actuate import LogOnlyActuator  # noqa: E402
+from gatekeeper.door.actuate import LogOnlyActuator  # noqa: E402
 from gatekeeper.app import App  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
 from gatekeeper.core import Decision  # noqa: E402
-from gatekeeper.images import read_rgb  # noqa: E402
+from gatekeeper.vision.images import read_rgb  # noqa: E402
 from gatekeeper.training.lfw import read_pairs  # noqa: E402
 from gatekeeper.training.recipes import datasets_root  # noqa: E402
 

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gatekeeper.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.vision.encoder import FaceEncoder  # noqa: E402
 from gatekeeper.training.facecache import load_cache  # noqa: E402
 from gatekeeper.training.recipes import CV_GROUPS, cache_root, lfw_pairs  # noqa: E402
 

@@ -31,12 +31,10 @@ import torch  # noqa: E402
 
 from load import busy_neighbour  # noqa: E402
 
-from gatekeeper.align import ARCFACE_112, align_face  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
-from gatekeeper.detect import DetectorProfile, FaceDetector, use_opencv_resampling  # noqa: E402
-from gatekeeper.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.vision.detect import TRAINING_PROFILE, DetectorProfile, FaceDetector, use_opencv_resampling  # noqa: E402
 from gatekeeper.gallery import GalleryIndex  # noqa: E402
-from gatekeeper.quality import QualityGate, assess  # noqa: E402
+from gatekeeper.vision.pipeline import FacePipeline, PipelineProfile, door_profile  # noqa: E402
 
 STAGES = ("detect", "align+quality", "embed", "search", "total")
 
@@ -71,32 +69,31 @@ def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
-def run_setting(frames: list[np.ndarray], encoder: FaceEncoder, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True) -> dict[str, object]:
+def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True) -> dict[str, object]:
+    """Times the product's own pipeline stages on ``frames`` with the detector settings of one step."""
     torch.set_num_threads(threads)
     use_opencv_resampling(opencv)
-    detector = FaceDetector.from_profile(profile)
-    gate = QualityGate(Settings())
-    detector.detect(frames[0])  # warm-up: first-call allocations are not door latency
-    encoder.embed(np.zeros((1, encoder.template.size, encoder.template.size, 3), np.uint8))
+    stages = PipelineProfile(step, FaceDetector.from_profile(profile), pipeline.door.gate, flip)
+    encoder = pipeline.encoder
+    pipeline.analyse(frames[0], stages)  # warm-up: first-call allocations are not door latency
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     found = 0
     shifts: list[float] = []
     for frame, ref in zip(frames, reference):
         t0 = time.perf_counter()
-        faces = [f for f in detector.detect(frame) if f.score >= 0.9]
+        faces = pipeline.detect(frame, stages)
         t1 = time.perf_counter()
-        ok = [f for f in faces if not gate.problems(assess(f, align_face(frame, f.landmarks, ARCFACE_112)))]
-        usable = [align_face(frame, f.landmarks, encoder.template) for f in ok]
+        judged = [pipeline.judge(f, *pipeline.align(frame, f), stages) for f in faces]
         t2 = time.perf_counter()
-        emb = encoder.embed(np.stack(usable), flip=flip) if usable else np.zeros((0, encoder.dim), np.float32)
+        pipeline.embed(judged, stages)
+        emb = np.stack([a.embedding for a in judged if a.usable]) if any(a.usable for a in judged) else np.zeros((0, encoder.dim), np.float32)
         t3 = time.perf_counter()
         gallery.search(emb, k=2)
         t4 = time.perf_counter()
-        found += bool(usable)
+        found += bool(len(emb))
         if faces and ref is not None:
             eye = float(np.linalg.norm(ref[1] - ref[0]))
-            main_face = max(faces, key=lambda f: f.width)
-            shifts.append(float(np.linalg.norm(main_face.landmarks - ref, axis=1).max()) / eye * 100)
+            shifts.append(float(np.linalg.norm(faces[0].landmarks - ref, axis=1).max()) / eye * 100)
         for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
             times[stage].append(dt * 1000)
     row: dict[str, object] = {"step": step, "threads": threads, "flip_averaged": flip, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
@@ -109,8 +106,8 @@ def run_setting(frames: list[np.ndarray], encoder: FaceEncoder, gallery: Gallery
     return row
 
 
-BASELINE = DetectorProfile(min_face_px=40, max_side=640)  # MTCNN defaults, as the training caches
-SHIPPED = DetectorProfile(80, 320, 0.5, (0.8, 0.8, 0.8))
+BASELINE = TRAINING_PROFILE  # MTCNN defaults, as the training caches
+SHIPPED = door_profile(Settings())  # what the door runs
 DOOR_FLIP = Settings().door_flip_average  # the door's default: one encoder pass per frame
 STEPS: list[tuple[str, DetectorProfile, bool, bool]] = [  # (step, profile, OpenCV resampling in MTCNN, flip-averaged embedding)
     ("baseline (MTCNN defaults, min 40)", BASELINE, False, True),
@@ -123,14 +120,14 @@ STEPS: list[tuple[str, DetectorProfile, bool, bool]] = [  # (step, profile, Open
 ]
 
 
-def reference_landmarks(frames: list[np.ndarray]) -> list[np.ndarray | None]:
+def reference_landmarks(pipeline: FacePipeline, frames: list[np.ndarray]) -> list[np.ndarray | None]:
     """The baseline detector's landmarks for the main face of each frame."""
     use_opencv_resampling(False)
-    detector = FaceDetector.from_profile(BASELINE)
+    baseline = PipelineProfile("baseline", FaceDetector.from_profile(BASELINE), pipeline.door.gate, True)
     out: list[np.ndarray | None] = []
     for frame in frames:
-        faces = [f for f in detector.detect(frame) if f.score >= 0.9]
-        out.append(max(faces, key=lambda f: f.width).landmarks if faces else None)
+        faces = pipeline.detect(frame, baseline)
+        out.append(faces[0].landmarks if faces else None)
     return out
 
 
@@ -142,16 +139,17 @@ def main() -> None:
     args = parser.parse_args()
     n = 6 if args.quick else args.frames
     frames = door_frames(n)
-    encoder = FaceEncoder()
+    pipeline = FacePipeline(Settings())
+    encoder = pipeline.encoder
     rng = np.random.default_rng(0)
     gallery_vecs = rng.normal(size=(1000, encoder.dim)).astype(np.float32)
     gallery_vecs /= np.linalg.norm(gallery_vecs, axis=1, keepdims=True)
     gallery = GalleryIndex.build(gallery_vecs, np.arange(1000), [f"p{i}" for i in range(1000)], encoder.dim, 0, "bench")
-    reference = reference_landmarks(frames)
+    reference = reference_landmarks(pipeline, frames)
     steps = STEPS[-2:-1] if args.quick else STEPS
-    rows = [run_setting(frames, encoder, gallery, threads, step, profile, opencv, reference, flip) for step, profile, opencv, flip in steps for threads in (1, 2)]
+    rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip) for step, profile, opencv, flip in steps for threads in (1, 2)]
     with busy_neighbour(1):  # a door box is shared: video decoding, the console, log shipping
-        rows += [run_setting(frames, encoder, gallery, threads, "shipped, 1 busy neighbour", SHIPPED, True, reference, DOOR_FLIP) for threads in (1, 2)]
+        rows += [run_setting(frames, pipeline, gallery, threads, "shipped, 1 busy neighbour", SHIPPED, True, reference, DOOR_FLIP) for threads in (1, 2)]
     header = f"{'step':<34} {'thr':>3} | " + " | ".join(f"{s:>13} p50/p95" for s in STAGES) + " |   fps | found | landmark shift p50/p95"
     print(header)
     for r in rows:

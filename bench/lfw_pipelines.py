@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gatekeeper.encoder import FaceEncoder  # noqa: E402
-from gatekeeper.images import read_rgb  # noqa: E402
+from gatekeeper.vision.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.vision.images import read_rgb  # noqa: E402
 from gatekeeper.training.facecache import load_cache  # noqa: E402
-from gatekeeper.training.lfw import ten_fold_report  # noqa: E402
+from gatekeeper.training.verification import ten_fold_report  # noqa: E402
 from gatekeeper.training.recipes import cache_root, datasets_root, lfw_pairs  # noqa: E402
 
 

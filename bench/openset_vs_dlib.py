@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lfw_pipelines import dlib_descriptors  # noqa: E402
 
-from gatekeeper.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.vision.encoder import FaceEncoder  # noqa: E402
 from gatekeeper.training.facecache import CachedFaces, load_cache  # noqa: E402
 from gatekeeper.training.evaluate import open_set_result  # noqa: E402
 from gatekeeper.training.recipes import cache_root, celeba_half, datasets_root  # noqa: E402

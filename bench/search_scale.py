@@ -36,7 +36,7 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def real_embeddings() -> np.ndarray | None:
     """Every cached LFW and CelebA face through the shipped encoder, or None without caches."""
-    from gatekeeper.encoder import FaceEncoder
+    from gatekeeper.vision.encoder import FaceEncoder
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.recipes import cache_root
 

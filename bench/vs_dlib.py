@@ -34,9 +34,8 @@ from frame_latency import door_frames  # noqa: E402
 
 from load import busy_neighbour  # noqa: E402
 
-from gatekeeper.align import align_face  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
-from gatekeeper.pipeline import FacePipeline  # noqa: E402
+from gatekeeper.vision.pipeline import FacePipeline  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
@@ -54,8 +53,8 @@ def encode_times(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
     sp = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
     net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
     pipeline = FacePipeline(Settings())
-    face = max(pipeline.photo_detector.detect(frames[0]), key=lambda f: f.score)
-    crop = align_face(frames[0], face.landmarks, pipeline.encoder.template)[None]
+    face = pipeline.detect(frames[0], pipeline.photo)[0]
+    crop = pipeline.align(frames[0], face)[0][None]
     rect = dlib.rectangle(*(int(v) for v in face.box))
     shape = sp(frames[0], rect)
     out = {"dlib_ms": timed(lambda: net.compute_face_descriptor(frames[0], shape), repeats)}

@@ -21,7 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gatekeeper.app import App
 from gatekeeper.config import Settings
+from gatekeeper.core import DoorPolicy
+from gatekeeper.services.audit import AuditFilter, as_dict
+from gatekeeper.services.people import list_people
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,13 @@ class Deployment:
     """One installation: its database, gallery, audit log and models (loaded on first use)."""
 
     def __init__(self, settings: Settings) -> None:
-        from gatekeeper.app import App
-
-        self._app = App(settings)
+        self._app = App(settings, create_database=False)
 
     def enroll(self, person_id: str, name: str, photos: Sequence[str | Path | np.ndarray], extend: bool = False, force: bool = False) -> EnrollmentResult:
         """Enroll (or re-enroll) a person from photo paths or RGB uint8 arrays."""
-        from gatekeeper.enrollment import embed_image
+        from gatekeeper.services.enrollment import embed_image  # the face stack loads on first use
 
+        self._app.allow_creating_database()  # the first enrollment creates the deployment
         enrollment = self._app.enrollment
         results = [embed_image(enrollment.pipeline, p, f"image {i}") if isinstance(p, np.ndarray) else enrollment.embed_photo(Path(p)) for i, p in enumerate(photos)]
         outcome = enrollment.enroll(person_id, name, results, extend=extend, force=force)
@@ -66,8 +69,7 @@ class Deployment:
 
     def identify(self, image_rgb: np.ndarray) -> list[Identification]:
         """Every face in the image, largest first, with the door's vote for it."""
-        from gatekeeper.core import DoorPolicy
-        from gatekeeper.services.verify import judge_photo
+        from gatekeeper.services.verify import judge_photo  # the face stack loads on first use
 
         app = self._app
         policy = DoorPolicy(app.thresholds.rules(app.settings.cooldown_s))
@@ -81,17 +83,11 @@ class Deployment:
         return self._app.forget(person_id).removed
 
     def people(self) -> list[Person]:
-        from sqlalchemy import select
-
-        from gatekeeper.storage.models import Person as PersonRow
-
-        with self._app.sessions() as s:
-            return [Person(p.person_id, p.name, len(p.photos)) for p in s.execute(select(PersonRow).order_by(PersonRow.person_id)).scalars()]
+        """Everyone enrolled, by id."""
+        return [Person(p.person_id, p.name, p.photos) for p in list_people(self._app.sessions)]
 
     def decisions(self, since: datetime | None = None, until: datetime | None = None, person_id: str | None = None, decision: str | None = None, door_id: str | None = None) -> list[dict[str, object]]:
         """Audit rows matching every given filter, oldest first, as plain dicts."""
-        from gatekeeper.audit import AuditFilter, as_dict
-
         return [as_dict(r) for r in self._app.audit.query(AuditFilter(since, until, person_id, decision, door_id))]
 
     def verify_log(self) -> list[str]:

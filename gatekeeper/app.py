@@ -1,31 +1,45 @@
-"""Composition root: builds the product's parts from one ``Settings``, each only when needed."""
+"""Composition root: builds the product's parts from one ``Settings``, each only when needed.
+
+The face pipeline (torch, MTCNN) and the gallery (faiss) are imported inside the properties that
+build them, not at the top: database-only commands (`people`, `audit`, `config`) must start in
+well under two seconds on a door box, and those imports alone take several.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.actuate import DoorActuator, make_actuator
-from gatekeeper.audit import AuditLog
 from gatekeeper.config import Settings
-from gatekeeper.daemon import DoorDaemon
-from gatekeeper.encoder import FaceEncoder
-from gatekeeper.enrollment import Enrollment
-from gatekeeper.gallery import GalleryIndex
-from gatekeeper.pipeline import FacePipeline
-from gatekeeper.privacy import ForgetReport, forget_person
+from gatekeeper.services.audit import AuditLog, os_user
 from gatekeeper.storage.database import check_template_key, open_database
 from gatekeeper.storage.keys import audit_key
 from gatekeeper.storage.templates import TemplateCodec
-from gatekeeper.thresholds import DecisionThresholds
+
+if TYPE_CHECKING:
+    from gatekeeper.door.actuate import DoorActuator
+    from gatekeeper.door.daemon import DoorDaemon
+    from gatekeeper.gallery import GalleryIndex
+    from gatekeeper.services.enrollment import Enrollment
+    from gatekeeper.services.privacy import ForgetReport
+    from gatekeeper.thresholds import DecisionThresholds
+    from gatekeeper.vision.encoder import FaceEncoder
+    from gatekeeper.vision.pipeline import FacePipeline
 
 
 class App:
-    def __init__(self, settings: Settings | None = None, encoder: FaceEncoder | None = None, create_database: bool = True) -> None:
+    def __init__(self, settings: Settings | None = None, encoder: FaceEncoder | None = None, create_database: bool = True, actor: str | None = None) -> None:
         self.settings = settings or Settings()
+        self.actor = actor or os_user()  # whom admin rows of the audit log name
         self._encoder = encoder
         self._create_database = create_database
+
+    def allow_creating_database(self) -> None:
+        """Let the first use create the database. Only enrollment and `gatekeeper init` do: any
+        other command pointed at a wrong path must say so, not start an empty installation."""
+        self._create_database = True
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -41,15 +55,21 @@ class App:
 
     @cached_property
     def pipeline(self) -> FacePipeline:
+        from gatekeeper.vision.pipeline import FacePipeline
+
         return FacePipeline(self.settings, encoder=self._encoder)
 
     @cached_property
     def thresholds(self) -> DecisionThresholds:
+        from gatekeeper.thresholds import DecisionThresholds
+
         return DecisionThresholds.resolve(self.settings, self.pipeline.encoder.card)
 
     @cached_property
     def enrollment(self) -> Enrollment:
-        return Enrollment(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds)
+        from gatekeeper.services.enrollment import Enrollment
+
+        return Enrollment(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, self.audit, self.actor)
 
     @cached_property
     def audit(self) -> AuditLog:
@@ -59,7 +79,12 @@ class App:
         return self.enrollment.gallery()
 
     def forget(self, person_id: str, anonymise: bool = False, reason: str = "person removed") -> ForgetReport:
+        from gatekeeper.services.privacy import forget_person
+
         return forget_person(self.enrollment, self.audit, person_id, anonymise, reason)
 
     def daemon(self, actuator: DoorActuator | None = None) -> DoorDaemon:
+        from gatekeeper.door.actuate import make_actuator
+        from gatekeeper.door.daemon import DoorDaemon
+
         return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit)

@@ -8,18 +8,39 @@ import signal
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
+from gatekeeper.app import App
 from gatekeeper.config import Settings
-from gatekeeper.display import safe
+from gatekeeper.core.types import Decision
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.redaction import redact_database_url, redact_source
+from gatekeeper.display import audit_table, print_enrollment, safe
+from gatekeeper.services.people import find_person, list_people, names_of
+from gatekeeper.training.cli import calibrate_cmd, eval_app, plot_cmd, train_app
 
-app = typer.Typer(help="Face-verification door access: enroll, run the door, audit.", no_args_is_help=True, pretty_exceptions_enable=False)
+class _RefusalsAreMessages(TyperGroup):
+    """Every deliberate refusal (a GatekeeperError, an invalid setting) becomes one clear
+    "error:" line and exit 2, whichever command raised it, and however the CLI is invoked."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (GatekeeperError, ValidationError) as exc:
+            err.print(f"[red]error:[/red] {safe(_one_line(exc))}")
+            raise typer.Exit(getattr(exc, "exit_code", 2)) from None
+
+
+app = typer.Typer(cls=_RefusalsAreMessages, help="Face-verification door access: enroll, run the door, audit.", no_args_is_help=True, pretty_exceptions_enable=False)
 people_app = typer.Typer(help="List, show, rename and remove enrolled people.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective configuration.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
@@ -29,16 +50,27 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)  # an error line names a path: never wrap it
 
 
-def _app():  # type: ignore[no-untyped-def]
-    from gatekeeper.app import App
+@app.callback()
+def _options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also show the libraries' own log lines (faiss, Alembic)")] = False) -> None:
+    _quiet_libraries(verbose)
 
-    return App(Settings())
+
+def _quiet_libraries(verbose: bool) -> None:
+    """gatekeeper's own warnings always reach the admin; faiss's loader and Alembic's INFO lines
+    ("Could not load library with AVX2 support", "Context impl SQLiteImpl") only with --verbose."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("faiss", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _app(create: bool = False) -> App:
+    """The installation in force. Only `enroll` and `init` may create its database: any other
+    command on a wrong path refuses, naming the path, instead of showing an empty installation."""
+    return App(Settings(), create_database=create)
 
 
 def _one_line(exc: Exception) -> str:
     """A pydantic validation error as 'setting: problem' lines, without its documentation links."""
-    from pydantic import ValidationError
-
     if isinstance(exc, ValidationError):
         return "invalid settings: " + "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
     return str(exc)
@@ -60,21 +92,24 @@ def enroll(
     extend: Annotated[bool, typer.Option(help="add photos to an enrolled person instead of replacing them")] = False,
     force: Annotated[bool, typer.Option(help="enroll even if the face matches another enrolled person")] = False,
 ) -> None:
-    """Enroll employees from photos. Exit code 1 when any photo or person was rejected."""
-    from gatekeeper.enrollment import discover_people
+    """Enroll employees from photos.
+
+    Exit 0: everyone enrolled (photos that could not be used are listed as warnings); 1: someone
+    was not enrolled (each reason listed); 2: a usage or setup error, nothing enrolled."""
+    from gatekeeper.services.enrollment import discover_people
 
     if photo:
         if not person_id:
-            _fail("--photo needs --id")
+            _fail("--photo needs --id", 2)
         batch = [(person_id, name, list(photo))]  # no --name: an enrolled person keeps theirs
     elif folder is not None:
         try:
             batch = discover_people(folder, manifest)
         except (OSError, ValueError) as exc:
-            _fail(str(exc))
+            _fail(str(exc), 2)
     else:
-        _fail("give a FOLDER of per-person sub-folders, or --photo with --id")
-    gk = _app()
+        _fail("give a FOLDER of per-person sub-folders, or --photo with --id", 2)
+    gk = _app(create=True)
     results = []
     total = sum(len(p) for _, _, p in batch)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
@@ -84,40 +119,33 @@ def enroll(
                 bar.update(task, description=f"enrolling {safe(pid)}")
                 results.append(gk.enrollment.enroll(pid, display, embedded, extend=extend, force=force))
                 bar.advance(task, len(embedded))
-    _print_enrollment(results)
+    print_enrollment(console, results)
     _index_note(gk)
-    if any(not r.enrolled or not all(p.ok for p in r.photos) for r in results):
+    if not all(r.enrolled for r in results):
         raise typer.Exit(1)
 
 
-def _print_enrollment(results) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title="Enrollment")
-    for col in ("person", "photos used", "result"):
-        table.add_column(col)
-    for r in results:
-        used = sum(p.ok for p in r.photos)
-        table.add_row(safe(r.person_id), f"{used}/{len(r.photos)}", "[green]enrolled" if r.enrolled else f"[red]not enrolled: {safe(r.reason)}")
-    console.print(table)
-    rejected = [(r.person_id, p) for r in results for p in r.photos if not p.ok]
-    if rejected:
-        bad = Table(title="Rejected photos")
-        for col in ("person", "file", "reason"):
-            bad.add_column(col)
-        for pid, p in rejected:
-            bad.add_row(safe(pid), safe(p.path), safe(p.reason))
-        console.print(bad)
-    n_ok = sum(r.enrolled for r in results)
-    console.print(f"{n_ok} enrolled, {len(results) - n_ok} not enrolled, {len(rejected)} photos rejected")
+# -- init, people -----------------------------------------------------------------------------
+@app.command()
+def init() -> None:
+    """Create an empty installation (database, audit key) where the settings point. `enroll`
+    does this on first use; every other command refuses a missing database."""
+    gk = _app(create=True)
+    gk.audit.verify()  # opens the database (created and migrated) and the audit key
+    console.print(f"installation ready: database {safe(_database_shown(gk.settings))}, data in {safe(gk.settings.data_dir.resolve())}")
 
 
-# -- people ---------------------------------------------------------------------------------
+def _database_shown(settings: Settings) -> str:
+    return redact_database_url(settings.resolved_database_url)
+
+
 @app.command()
 def migrate() -> None:
     """Re-embed every enrolled person with the configured model (after a model change).
 
     One transaction: a running door sees the old gallery or the new one, never a mix. Exit 1 when
     someone cannot be migrated (enrolled before face crops were kept): nothing is changed then."""
-    from gatekeeper.migration import migrate_gallery
+    from gatekeeper.services.migration import migrate_gallery
 
     gk = _app()
     report = migrate_gallery(gk.enrollment)
@@ -129,36 +157,29 @@ def migrate() -> None:
 
 @people_app.command("list")
 def people_list() -> None:
-    from sqlalchemy import select
-
-    from gatekeeper.storage.models import Person
-
-    gk = _app()
-    with gk.sessions() as s:
-        rows = s.execute(select(Person).order_by(Person.person_id)).scalars().all()
-        table = Table(title=f"{len(rows)} enrolled")
-        for col in ("id", "name", "photos", "model", "updated (UTC)"):
-            table.add_column(col)
-        for p in rows:
-            table.add_row(safe(p.person_id), safe(p.name), str(len(p.photos)), safe(p.model_version), p.updated_at.strftime("%Y-%m-%d %H:%M"))
+    """Everyone enrolled, by id."""
+    rows = list_people(_app().sessions)
+    table = Table(title=f"{len(rows)} enrolled")
+    for col in ("id", "name", "photos", "model", "updated (UTC)"):
+        table.add_column(col)
+    for p in rows:
+        table.add_row(safe(p.person_id), safe(p.name), str(p.photos), safe(p.model_version), p.updated_at.strftime("%Y-%m-%d %H:%M"))
     console.print(table)
 
 
 @people_app.command("show")
 def people_show(person_id: str) -> None:
-    from gatekeeper.storage.models import Person
-
-    gk = _app()
-    with gk.sessions() as s:
-        p = s.get(Person, person_id)
-        if p is None:
-            _fail(f"no enrolled person {person_id!r}")
-        console.print(f"[bold]{safe(p.person_id)}[/bold]  {safe(p.name)}  model {safe(p.model_version)}  created {p.created_at:%Y-%m-%d %H:%M} UTC")
-        table = Table()
-        for col in ("photo", "quality"):
-            table.add_column(col)
-        for ph in p.photos:
-            table.add_row(safe(ph.source), safe(json.dumps(ph.quality)))
+    """One person, with the photos their template was built from and each one's quality."""
+    found = find_person(_app().sessions, person_id)
+    if found is None:
+        _fail(f"no enrolled person {person_id!r}")
+    p, photos = found
+    console.print(f"[bold]{safe(p.person_id)}[/bold]  {safe(p.name)}  model {safe(p.model_version)}  created {p.created_at:%Y-%m-%d %H:%M} UTC")
+    table = Table()
+    for col in ("photo", "quality"):
+        table.add_column(col)
+    for ph in photos:
+        table.add_row(safe(ph.source), safe(json.dumps(ph.quality)))
     console.print(table)
 
 
@@ -209,35 +230,73 @@ def people_rename(person_id: str, name: str) -> None:
 
 
 # -- verify ---------------------------------------------------------------------------------
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 @app.command()
-def verify(photo: Path, top: int = 3) -> None:
-    """Who is this? Each face in PHOTO judged as the door judges a frame (threshold and margin),
-    with the top candidates. Exit 1 when no face in it could be judged."""
+def verify(
+    photos: Annotated[list[Path], typer.Argument(help="photos, or folders of photos")],
+    top: Annotated[int, typer.Option(min=1, max=20, help="candidates shown per face")] = 3,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.table,
+) -> None:
+    """Who is this? Each face judged as the door judges a frame (threshold and margin).
+
+    Exit 0: a face in every photo could be judged; 1: some photo had none (unreadable, no face,
+    or no face usable at the door); 2: usage or setup error."""
     from gatekeeper.core import DoorPolicy
-    from gatekeeper.images import ImageError, read_rgb
-    from gatekeeper.services.verify import judge_photo
+    from gatekeeper.services.verify import verify_photos
 
     gk = _app()
-    try:
-        image = read_rgb(photo)
-    except ImageError as exc:
-        _fail(str(exc))
-    judged = judge_photo(gk.pipeline, gk.gallery(), DoorPolicy(gk.thresholds.rules(gk.settings.cooldown_s)), image, top)
-    if not judged:
-        _fail(f"{photo}: no face found")
-    for i, face in enumerate(judged, 1):
-        if face.problems:
-            console.print(f"face {i}: not usable at the door: {safe('; '.join(face.problems))}")
-            continue
-        who = f" {safe(face.vote.person_id)}" if face.vote.person_id else ""
-        table = Table(title=f"face {i}: {face.verdict}{who} (threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f})")
-        table.add_column("person")
-        table.add_column("similarity")
-        for c in face.candidates:
-            table.add_row(safe(c.person_id), f"{c.similarity:.3f}")
-        console.print(table)
-    if all(face.problems for face in judged):
+    gallery = gk.gallery()
+    results = verify_photos(gk.pipeline, gallery, DoorPolicy(gk.thresholds.rules(gk.settings.cooldown_s)), photos, top)
+    if not results:
+        _fail("no photos found in " + ", ".join(str(p) for p in photos), 2)
+    names = names_of(gk.sessions, {c.person_id for r in results for f in r.faces for c in f.candidates})
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps([_verdict_json(r, names) for r in results], indent=2) + "\n")
+    else:
+        for r in results:
+            _print_verdict(r, names, gk.thresholds.match, gk.thresholds.margin)
+    if not all(r.judged for r in results):
         raise typer.Exit(1)
+
+
+def _who(person_id: str | None, names: dict[str, str]) -> str:
+    return f"{names.get(person_id, '')} ({person_id})" if person_id else ""
+
+
+def _print_verdict(r, names: dict[str, str], threshold: float, margin: float) -> None:  # type: ignore[no-untyped-def]
+    if r.error:
+        console.print(f"{safe(r.photo)}: [red]{safe(r.error)}")
+        return
+    for i, face in enumerate(r.faces, 1):
+        where = f"{safe(r.photo)} face {i}"
+        if face.problems:
+            console.print(f"{where}: not usable at the door: {safe('; '.join(face.problems))}")
+            continue
+        table = Table(title=f"{where}: {face.verdict} {safe(_who(face.vote.person_id, names))} (threshold {threshold:.3f}, margin {margin:.3f})")
+        for col in ("name", "id", "similarity"):
+            table.add_column(col)
+        for c in face.candidates:
+            table.add_row(safe(names.get(c.person_id, "")), safe(c.person_id), f"{c.similarity:.3f}")
+        console.print(table)
+
+
+def _verdict_json(r, names: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {
+        "photo": r.photo,
+        "error": r.error,
+        "faces": [
+            {
+                "verdict": f.verdict, "person_id": f.vote.person_id, "name": names.get(f.vote.person_id or "") if f.vote.person_id else None,
+                "problems": f.problems, "box": [round(v, 1) for v in f.box],
+                "candidates": [{"person_id": c.person_id, "name": names.get(c.person_id), "similarity": round(c.similarity, 4)} for c in f.candidates],
+            }
+            for f in r.faces
+        ],
+    }
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -246,26 +305,31 @@ def run(
     source: Annotated[Optional[str], typer.Option(help="camera index, RTSP/HTTP URL, video file or image folder")] = None,
     door: Annotated[Optional[str], typer.Option(help="door id written to the audit log")] = None,
 ) -> None:
-    """Run the door-camera daemon until SIGINT/SIGTERM (or the end of a replayed file)."""
+    """Run the door-camera daemon until SIGINT/SIGTERM; a video file or image folder ends at its
+    last frame. Exit 2 at once for a missing file, folder or database."""
+    from gatekeeper.door.camera import open_source
+
     overrides = {k: v for k, v in {"source": source, "door_id": door}.items() if v}
     settings = Settings(**overrides)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from gatekeeper.app import App
-    from gatekeeper.camera import open_source
-
+    logging.getLogger("gatekeeper").setLevel(logging.INFO)  # the door's own events: reconnects, reloads
+    frames = open_source(settings.source)  # a mistyped path fails before the models load
     gk = App(settings, create_database=False)
     daemon = gk.daemon()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    from gatekeeper.actuate import redact_source
-
     console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}")
-    stats = daemon.run(open_source(settings.source), stop)
-    console.print(f"stopped after {stats.frames} frames: {safe(stats.decisions or 'no decisions')}, {stats.errors} errors")
+    stats = daemon.run(frames, stop)
+    console.print(f"stopped after {safe(stats.summary())}")
 
 
 # -- audit ----------------------------------------------------------------------------------
+class AuditFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
 audit_app = typer.Typer(help="Audit the door decisions.", invoke_without_command=True)
 app.add_typer(audit_app, name="audit")
 
@@ -291,19 +355,21 @@ def audit(
     ctx: typer.Context,
     since: Annotated[Optional[str], typer.Option(help="ISO time (UTC) or age like 7d, 12h")] = None,
     until: Annotated[Optional[str], typer.Option(help="ISO time (UTC) or age")] = None,
-    person: Annotated[Optional[str], typer.Option()] = None,
-    decision: Annotated[Optional[str], typer.Option(help="granted, denied-unknown, denied-ambiguous, denied-quality, error")] = None,
-    door: Annotated[Optional[str], typer.Option()] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    person: Annotated[Optional[str], typer.Option(help="rows about this person: their grants, and admin changes to them")] = None,
+    nearest: Annotated[Optional[str], typer.Option(help="refusals whose nearest enrolled person this was: who is refused, and by how much")] = None,
+    decision: Annotated[Optional[Decision], typer.Option(help="door decisions, or admin actions (enrolled, removed, ...)")] = None,
+    door: Annotated[Optional[str], typer.Option(help="a door id, or 'admin' for what admins did")] = None,
+    fmt: Annotated[AuditFormat, typer.Option("--format")] = AuditFormat.table,
     summary: Annotated[bool, typer.Option("--summary", help="counts per day, person and decision")] = False,
     limit: Annotated[Optional[int], typer.Option()] = None,
 ) -> None:
     """List decisions (filters combine); `audit verify` checks the hash chain."""
     if ctx.invoked_subcommand:
         return
-    from gatekeeper.audit import AuditFilter, summary as summarise, to_csv, to_json
+    from gatekeeper.services.audit import AuditFilter, summary as summarise, to_csv, to_json
 
-    rows = _app().audit.query(AuditFilter(_when(since), _when(until), person, decision, door, limit))
+    wanted = AuditFilter(_when(since), _when(until), person, decision.value if decision else None, door, limit, nearest)  # bad input first, then the database
+    rows = _app().audit.query(wanted)
     if summary:
         for title, counts in summarise(rows).items():
             table = Table(title=title)
@@ -312,23 +378,12 @@ def audit(
             for key, n in sorted(counts.items()):
                 table.add_row(safe(key), str(n))
             console.print(table)
-    elif fmt == "csv":
+    elif fmt == AuditFormat.csv:
         sys.stdout.write(to_csv(rows))
-    elif fmt == "json":
+    elif fmt == AuditFormat.json:
         sys.stdout.write(to_json(rows) + "\n")
     else:
-        _audit_table(rows)
-
-
-def _audit_table(rows) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title=f"{len(rows)} decisions")
-    for col in ("#", "time (UTC)", "door", "decision", "person", "best", "2nd", "threshold", "detail"):
-        table.add_column(col)
-    colour = {"granted": "green", "error": "red"}
-    for r in rows:
-        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-        table.add_row(str(r.event_id), f"{r.at:%Y-%m-%d %H:%M:%S}", safe(r.door_id), f"[{colour.get(r.decision, 'yellow')}]{safe(r.decision)}", safe(r.person_id or ""), fmt(r.best_similarity), fmt(r.second_similarity), fmt(r.threshold), safe((r.detail or "")[:60]))
-    console.print(table)
+        console.print(audit_table(rows))
 
 
 @audit_app.command("verify")
@@ -337,7 +392,7 @@ def audit_verify(
 ) -> None:
     """Check the keyed hash chain; names every edited, deleted, inserted or reordered row, a
     truncated tail, a faked purge, and rows cleared without an anonymisation record."""
-    from gatekeeper.audit_chain import Checkpoint
+    from gatekeeper.storage.audit_chain import Checkpoint
 
     try:
         cp = Checkpoint.read(checkpoint) if checkpoint else None
@@ -393,7 +448,7 @@ def audit_snapshot(event: int, out: Annotated[Path, typer.Option(help="JPEG file
 @audit_app.command("purge")
 def audit_purge(older_than: Annotated[str, typer.Option(help="age like 90d, or an ISO time")]) -> None:
     """Delete old rows and their snapshots (retention); the remaining chain stays verifiable."""
-    from gatekeeper.privacy import purge_audit
+    from gatekeeper.services.privacy import purge_audit
 
     cutoff = _when(older_than)
     n, deleted, failures = purge_audit(_app().audit, cutoff)
@@ -407,7 +462,7 @@ def audit_anonymise(
     reason: Annotated[str, typer.Option(help="why, e.g. a request number; logged")],
 ) -> None:
     """Clear a person (id and snapshots) from their audit rows; decisions and times stay, the chain verifies."""
-    from gatekeeper.privacy import anonymise_person
+    from gatekeeper.services.privacy import anonymise_person
 
     report = anonymise_person(_app().audit, person, reason)
     if not report.audit_rows_anonymised and not report.audit_rows_left_named:
@@ -421,15 +476,13 @@ def config_show() -> None:
     """Effective settings and where each came from (environment, the file in $GATEKEEPER_CONFIG,
     the model card, or the default); secrets in URLs are shown redacted."""
     from gatekeeper.settings_report import setting_rows
-    from gatekeeper.storage.database import redact
-
     settings = Settings()
     table = Table(title="gatekeeper settings")
     for col in ("setting", "value", "from"):
         table.add_column(col)
     for key, value, source in setting_rows(settings):
         table.add_row(safe(key), safe(value), safe(source))
-    table.add_row("(database)", safe(redact(settings.resolved_database_url)), "")
+    table.add_row("(database)", safe(redact_database_url(settings.resolved_database_url)), "")
     console.print(table)
 
 
@@ -441,21 +494,11 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo's data goes"
     run_demo(workdir, console)
 
 
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.command("calibrate")(calibrate_cmd)
+app.command("plot")(plot_cmd)
+
+
 def main() -> None:
-    from gatekeeper.training.cli import eval_app, train_app, calibrate_cmd, plot_cmd
-
-    app.add_typer(train_app, name="train")
-    app.add_typer(eval_app, name="eval")
-    app.command("calibrate")(calibrate_cmd)
-    app.command("plot")(plot_cmd)
-    try:
-        app()
-    except Exception as exc:  # a clear one-line error for the admin rather than a traceback
-        from pydantic import ValidationError
-
-        from gatekeeper.errors import GatekeeperError
-
-        if isinstance(exc, (GatekeeperError, ValidationError)):
-            err.print(f"[red]error:[/red] {safe(_one_line(exc))}")
-            sys.exit(getattr(exc, "exit_code", 2))
-        raise
+    app()

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from gatekeeper.errors import InputError
@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     votes_needed: int = Field(2, ge=1, le=30)
     votes_window: int = Field(3, ge=1, le=30)
     cooldown_s: float = Field(10.0, ge=0.0, le=3600.0)
+    # Tracks follow people: a face in a track's spot less similar than this to the track's face is a
+    # new visit (default: the model card's FAR 1e-2 point). A track ends after track_max_age_s.
+    track_same_person: float | None = Field(None, ge=0.0, le=1.0)
+    track_max_age_s: float = Field(20.0, gt=0.0, le=3600.0)
     tailgating: Literal["each-face", "deny-all-if-unknown"] = "each-face"
     # A threshold looser than the model card's FAR 1e-2 point lets more than one stranger in a
     # hundred match someone: it is refused unless this says the admin means it.
@@ -99,6 +103,8 @@ class Settings(BaseSettings):
     actuator: Literal["log", "command", "webhook"] = "log"
     actuator_command: str | None = None
     actuator_url: str | None = None
+    # Shared with the relay controller: webhook bodies are signed with it (HMAC-SHA256).
+    actuator_secret: SecretStr | None = Field(None, min_length=16)
     actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0)
     snapshots: bool = False
     gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0)
@@ -122,6 +128,8 @@ class Settings(BaseSettings):
             raise ValueError(f"votes_needed ({self.votes_needed}) cannot exceed votes_window ({self.votes_window})")
         if self.min_brightness >= self.max_brightness:
             raise ValueError(f"min_brightness ({self.min_brightness}) must be below max_brightness ({self.max_brightness})")
+        if self.door_id == "admin":
+            raise ValueError("door_id 'admin' is reserved: the audit log's admin rows use it")
         if self.reconnect_initial_s > self.reconnect_max_s:
             raise ValueError("reconnect_initial_s cannot exceed reconnect_max_s")
         if not all(0.0 < t < 1.0 for t in self.detect_thresholds):

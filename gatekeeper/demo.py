@@ -16,7 +16,12 @@ import cv2
 import numpy as np
 from rich.console import Console
 
+from gatekeeper.app import App
 from gatekeeper.config import Settings
+from gatekeeper.display import audit_table, print_enrollment
+from gatekeeper.door.actuate import LogOnlyActuator
+from gatekeeper.door.camera import open_source
+from gatekeeper.services.audit import AuditFilter
 
 FRAME_W, FRAME_H = 640, 480
 VISIT_FRAMES = 10
@@ -77,11 +82,6 @@ def write_clip(path: Path, seed: int = 7) -> Path:
 
 
 def run_demo(workdir: Path, console: Console) -> None:
-    from gatekeeper.actuate import LogOnlyActuator
-    from gatekeeper.app import App
-    from gatekeeper.audit import AuditFilter
-    from gatekeeper.camera import open_source
-    from gatekeeper.cli import _audit_table, _print_enrollment
 
     if workdir.exists():
         shutil.rmtree(workdir)  # the demo always starts from an empty door system
@@ -93,7 +93,7 @@ def run_demo(workdir: Path, console: Console) -> None:
 
     console.rule("1. enroll employees from photos")
     result = gk.enrollment.enroll("eileen-collins", "Eileen Collins", [gk.enrollment.embed_photo(p) for p in sorted(photos.iterdir())])
-    _print_enrollment([result])
+    print_enrollment(console, [result])
 
     console.rule("2. replay the door camera through the daemon")
     console.print(f"clip {clip}: Eileen Collins (enrolled) walks up, empty doorway, Grace Hopper (not enrolled) walks up")
@@ -102,7 +102,7 @@ def run_demo(workdir: Path, console: Console) -> None:
     console.print(f"{stats.frames} frames, {stats.faces} faces seen, door unlocked for: {[p for _, p in actuator.unlocks] or 'nobody'}")
 
     console.rule("3. audit the match log")
-    _audit_table(gk.audit.query(AuditFilter()))
+    console.print(audit_table(gk.audit.query(AuditFilter())))
     problems = gk.audit.verify()
     console.print("[green]audit chain intact" if not problems else f"[red]{problems}")
     console.print(f"data in {workdir}; try: GATEKEEPER_DATA_DIR={workdir / 'data'} gatekeeper audit --summary")

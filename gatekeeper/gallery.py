@@ -51,7 +51,7 @@ class GalleryIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, vector_ids: np.ndarray, person_ids: list[str], dim: int, generation: int, model_version: str) -> "GalleryIndex":
-        index = faiss.IndexIDMap2(_base_index(dim, np.ascontiguousarray(vectors, dtype=np.float32)))
+        index = _new_index(dim, np.ascontiguousarray(vectors, dtype=np.float32))
         if len(vectors):
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(vector_ids, dtype=np.int64))
         return cls(index, dict(zip((int(v) for v in vector_ids), person_ids)), generation, model_version)
@@ -103,16 +103,16 @@ class GalleryIndex:
         return cls(index, people, int(stamp["generation"]), str(stamp["model_version"]))
 
 
-def _base_index(dim: int, vectors: np.ndarray) -> faiss.Index:
+def _new_index(dim: int, vectors: np.ndarray) -> faiss.Index:
     """Exact search for galleries under ``IVF_FROM`` people; an inverted file, trained on the
-    gallery itself, above."""
+    gallery itself, above. Ids are ours (the database's vector ids), so removal is by id."""
     if len(vectors) < IVF_FROM:
-        return faiss.IndexFlatIP(dim)
+        return faiss.index_factory(dim, "IDMap2,Flat", faiss.METRIC_INNER_PRODUCT)
     nlist = int(4 * np.sqrt(len(vectors)))
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * nlist]])
-    ivf.nprobe = max(1, nlist // 16)
-    return ivf
+    index = faiss.index_factory(dim, f"IDMap2,IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+    index.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * nlist]])
+    faiss.extract_index_ivf(index).nprobe = max(1, nlist // 16)
+    return index
 
 
 class GalleryModelMismatch(InputError):

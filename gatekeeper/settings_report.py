@@ -6,13 +6,12 @@ import os
 import tomllib
 from collections.abc import Iterator
 
-from gatekeeper.actuate import redact_source, redact_url
+from gatekeeper.redaction import redact_database_url, redact_source, redact_url
 from gatekeeper.config import CONFIG_ENV, Settings, config_path
 from gatekeeper.model_files import manifest_calibration
-from gatekeeper.storage.database import redact
 
-_SECRET_URLS = {"database_url": redact, "actuator_url": redact_url, "source": redact_source}
-_FROM_CARD = {"match_threshold", "min_margin", "duplicate_threshold"}
+_SECRET_URLS = {"database_url": redact_database_url, "actuator_url": redact_url, "source": redact_source}
+_FROM_CARD = {"match_threshold", "min_margin", "duplicate_threshold", "track_same_person"}
 
 
 def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str]]:
@@ -27,8 +26,14 @@ def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str]]:
         elif name in in_file:
             source = f"{CONFIG_ENV} file {path}"
         elif value is None and name in _FROM_CARD:
-            value, source = calibration.get(name), f"model card ({settings.model} calibration)"  # the value in force
+            value, source = _from_card(name, calibration), f"model card ({settings.model} calibration)"  # the value in force
         else:
             source = "default"
         shown = _SECRET_URLS[name](value) if name in _SECRET_URLS and isinstance(value, str) else value
         yield name, str(shown), source
+
+
+def _from_card(name: str, calibration: dict) -> object:  # type: ignore[type-arg]
+    if name == "track_same_person":  # as DecisionThresholds resolves it: the card's FAR 1e-2 point
+        return calibration.get("far_thresholds", {}).get("0.01", {}).get("threshold", calibration.get("match_threshold"))
+    return calibration.get(name)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from gatekeeper.config import Settings
 from gatekeeper.core.policy import PolicyRules
-from gatekeeper.encoder import ModelCard
+from gatekeeper.vision.encoder import ModelCard
 
 from gatekeeper.errors import InputError
 
@@ -18,6 +18,7 @@ class DecisionThresholds:
     votes_needed: int  # the same person must win N ...
     votes_window: int  # ... of the last M frames of a track
     duplicate: float  # enrollment: a new photo this similar to another person's photo is refused
+    same_person: float  # door tracker: a face in a track's spot below this is someone else (a new visit)
 
     @classmethod
     def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
@@ -33,7 +34,8 @@ class DecisionThresholds:
                 "hundred would match someone. Set accept_loose_threshold = true (GATEKEEPER_ACCEPT_LOOSE_THRESHOLD=1) if that is really meant"
             )
         duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
-        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate))
+        same = settings.track_same_person if settings.track_same_person is not None else (loosest if loosest is not None else match)
+        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same))
 
     def rules(self, cooldown_s: float) -> PolicyRules:
         """What the door policy needs of these thresholds."""

@@ -28,7 +28,7 @@ def lfw() -> Path:
 
 @pytest.fixture(scope="session")
 def encoder():  # type: ignore[no-untyped-def]
-    from gatekeeper.encoder import FaceEncoder
+    from gatekeeper.vision.encoder import FaceEncoder
 
     return FaceEncoder(threads=2)
 
@@ -36,7 +36,7 @@ def encoder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def detector():  # type: ignore[no-untyped-def]
     """The photo detector enrollment uses."""
-    from gatekeeper.detect import PHOTO_PROFILE, FaceDetector
+    from gatekeeper.vision.detect import PHOTO_PROFILE, FaceDetector
 
     return FaceDetector.from_profile(PHOTO_PROFILE)
 

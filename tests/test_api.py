@@ -40,4 +40,5 @@ def test_enroll_identify_remove_and_audit(tmp_path: Path) -> None:
 
     assert door.remove("eileen-collins") and not door.remove("eileen-collins")
     assert door.identify(astronaut())[0].verdict == "no match"
-    assert door.decisions() == [] and door.verify_log() == []  # identify decides nothing at a door
+    assert door.decisions(door_id="door-1") == [] and door.verify_log() == []  # identify decides nothing at a door
+    assert [(d["decision"], d["person_id"]) for d in door.decisions(door_id="admin")] == [("enrolled", "eileen-collins"), ("removed", "eileen-collins")]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from gatekeeper.audit import AuditFilter, AuditLog, summary, to_csv, to_json
+from gatekeeper.services.audit import AuditFilter, AuditLog, summary, to_csv, to_json
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import AuditEvent
 
@@ -137,7 +137,7 @@ def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) ->
     from alembic.config import Config
     from sqlalchemy import create_engine
 
-    from gatekeeper.audit_chain import GENESIS, row_digest
+    from gatekeeper.storage.audit_chain import GENESIS, row_digest
     from gatekeeper.storage.database import MIGRATIONS
 
     url = f"sqlite:///{tmp_path / 'old.db'}"

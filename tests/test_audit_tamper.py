@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from gatekeeper.audit import AuditFilter, AuditLog
-from gatekeeper.audit_chain import ANCHOR_KEY, HEAD_KEY, LEGACY_KEY, Checkpoint, row_digest
+from gatekeeper.services.audit import AuditFilter, AuditLog
+from gatekeeper.storage.audit_chain import ANCHOR_KEY, HEAD_KEY, LEGACY_KEY, Checkpoint, row_digest
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import AuditEvent, Meta
 
@@ -65,7 +65,7 @@ def test_truncation_with_the_head_deleted(audit: AuditLog) -> None:
     _delete_rows(audit, AuditEvent.event_id >= 5)
     _set_meta(audit, HEAD_KEY, None)
     assert any("head pointer is missing" in p for p in audit.verify())
-    from gatekeeper.audit import AuditTamperError
+    from gatekeeper.services.audit import AuditTamperError
 
     with pytest.raises(AuditTamperError):  # and the next append does not chain past the gap
         audit.record(door_id="front", decision="granted", person_id="alice")
@@ -121,7 +121,7 @@ def test_recomputing_the_chain_with_the_public_formula(audit: AuditLog) -> None:
 
 def test_an_append_refuses_a_log_whose_head_was_forged(audit: AuditLog) -> None:
     _set_meta(audit, HEAD_KEY, f"6:{'a' * 64}:{'b' * 64}")
-    from gatekeeper.audit import AuditTamperError
+    from gatekeeper.services.audit import AuditTamperError
 
     with pytest.raises(AuditTamperError):
         audit.record(door_id="front", decision="granted", person_id="alice")

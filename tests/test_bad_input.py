@@ -90,6 +90,9 @@ def test_verify_names_the_bad_file(tmp_path: Path, settings, monkeypatch) -> Non
 
     from gatekeeper.cli import app
 
+    from gatekeeper.app import App
+
+    App(settings).sessions  # an installation exists: this test is about the photo
     monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(settings.data_dir))
     bad = tmp_path / "visitor.jpg"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing")

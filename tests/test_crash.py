@@ -21,7 +21,7 @@ KILLS = 20
 
 def _check_consistent(settings: Settings, encoder) -> set[str]:  # type: ignore[no-untyped-def]
     from gatekeeper.app import App
-    from gatekeeper.enrollment import person_vector
+    from gatekeeper.services.enrollment import person_vector
     from gatekeeper.storage.models import Person
 
     gk = App(settings, encoder=encoder)

@@ -13,11 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gatekeeper.actuate import ActuatorError, LogOnlyActuator
-from gatekeeper.audit import AuditFilter
-from gatekeeper.camera import open_source
+from gatekeeper.door.actuate import ActuatorError, LogOnlyActuator
+from gatekeeper.services.audit import AuditFilter
+from gatekeeper.door.camera import open_source
 from gatekeeper.core import Decision
-from gatekeeper.images import read_rgb
+from gatekeeper.vision.images import read_rgb
 from tests.conftest import door_frame, lfw_people
 
 
@@ -96,7 +96,7 @@ def test_video_file_replay_through_the_daemon(lfw: Path, make_app, tmp_path: Pat
     stats = gk.daemon(actuator).run(open_source(str(clip)), threading.Event())
     assert stats.frames == 2 * (4 + 25)
     assert actuator.unlocks == [("test-door", name)]
-    decisions = [r.decision for r in gk.audit.query(AuditFilter())]
+    decisions = [r.decision for r in gk.audit.query(AuditFilter(door_id="test-door"))]
     assert decisions == ["granted", "denied-unknown"]
 
 
@@ -187,7 +187,7 @@ def test_failing_actuator_never_unlocks_and_is_logged(lfw: Path, make_app) -> No
     verdicts = _visit(daemon, enrolled, 0.0, np.random.default_rng(0))
     assert actuator.calls == 1
     assert [v.decision for v in verdicts] == [Decision.GRANTED]  # the policy said yes ...
-    rows = gk.audit.query(AuditFilter())
+    rows = gk.audit.query(AuditFilter(door_id="test-door"))
     assert [r.decision for r in rows] == ["granted", "error"]  # ... recorded first; the door stayed shut, logged
     assert "relay board not responding" in rows[1].detail and rows[1].person_id == name
 
@@ -199,7 +199,7 @@ def test_processing_error_fails_closed(make_app) -> None:  # type: ignore[no-unt
     verdicts = daemon.process_frame(np.zeros((10,), np.uint8), 0.0)  # not an image at all
     assert [v.decision for v in verdicts] == [Decision.ERROR]
     assert actuator.unlocks == []
-    assert gk.audit.query(AuditFilter())[0].decision == "error"
+    assert gk.audit.query(AuditFilter(door_id="test-door"))[0].decision == "error"
 
 
 def test_enrollment_and_removal_reach_a_running_daemon(lfw: Path, make_app, settings, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +218,8 @@ def test_enrollment_and_removal_reach_a_running_daemon(lfw: Path, make_app, sett
     try:
         assert _wait_for(lambda: gk.audit.query(AuditFilter(decision="denied-unknown")), timeout=60)
         assert actuator.unlocks == []
-        env = {**os.environ, "GATEKEEPER_DATABASE_URL": db_url, "GATEKEEPER_DATA_DIR": str(tmp_path / "admin")}
+        # The admin's own data dir, the door's database and audit key: one chain, one key.
+        env = {**os.environ, "GATEKEEPER_DATABASE_URL": db_url, "GATEKEEPER_DATA_DIR": str(tmp_path / "admin"), "GATEKEEPER_AUDIT_KEY_FILE": str(settings.data_dir / "audit.key")}
         photo_args = ["--photo", str(photos[0])]
         done = subprocess.run([sys.executable, "-m", "gatekeeper", "enroll", *photo_args, "--id", name], env=env, capture_output=True, text=True, timeout=120)
         assert "1 enrolled" in done.stdout, done.stdout + done.stderr
@@ -234,3 +235,45 @@ def test_enrollment_and_removal_reach_a_running_daemon(lfw: Path, make_app, sett
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def _back_to_back(daemon, images: list[np.ndarray], rng: np.random.Generator, frames_each: int = 4) -> list[list]:  # type: ignore[no-untyped-def]
+    """Each person steps into the same spot for ``frames_each`` frames (15 fps), with no empty
+    frame between one and the next; returns the verdicts of each person's frames."""
+    out, t = [], 0.0
+    for image in images:
+        verdicts = []
+        for _ in range(frames_each):
+            verdicts += daemon.process_frame(door_frame(image, rng), t)
+            t += 1 / 15
+        out.append(verdicts)
+    return out
+
+
+def test_the_next_person_in_the_same_spot_is_a_new_visit(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    """Issue #13 item 1: five enrolled people, one after another where the previous one stood,
+    no empty frame between them: five grants, each to the right person (an IoU-only tracker
+    joined them into one track, decided once: one grant)."""
+    gk = make_app()
+    staff = lfw_people(lfw, 5, 2, skip=400)
+    faces = {name: read_rgb(_enroll_first_usable(gk, name, photos)[0]) for name, photos in staff}
+    actuator = LogOnlyActuator()
+    daemon = gk.daemon(actuator)
+    _back_to_back(daemon, list(faces.values()), np.random.default_rng(5))
+    assert [p for _, p in actuator.unlocks] == list(faces), "each person in the same spot is a visit of their own"
+
+
+def test_a_stranger_between_two_staff_is_refused_and_does_not_delay_the_next(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    gk = make_app()
+    (a, a_photos), (b, b_photos), *others = lfw_people(lfw, 8, 2, skip=500)
+    first = read_rgb(_enroll_first_usable(gk, a, a_photos)[0])
+    second = read_rgb(_enroll_first_usable(gk, b, b_photos)[0])
+    # A photo of one stranger alone (many LFW photos show a second face, which is a second visit).
+    stranger = next(img for img in (read_rgb(ps[0]) for _, ps in others) if len(gk.pipeline.analyse_photo(img)) == 1)
+    actuator = LogOnlyActuator()
+    daemon = gk.daemon(actuator)
+    seen_a, seen_stranger, seen_b = _back_to_back(daemon, [first, stranger, second], np.random.default_rng(6))
+    assert [v.person_id for v in seen_a if v.decision == Decision.GRANTED] == [a]
+    assert [v.decision for v in seen_stranger] == [Decision.DENIED_UNKNOWN], "the stranger is a visit of their own, refused once"
+    assert [v.person_id for v in seen_b if v.decision == Decision.GRANTED] == [b], "the next person is decided within their own frames"
+    assert [p for _, p in actuator.unlocks] == [a, b]

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import pytest
 
-from gatekeeper.actuate import CommandActuator, LogOnlyActuator
-from gatekeeper.audit import AuditFilter
+from gatekeeper.door.actuate import CommandActuator, LogOnlyActuator
+from gatekeeper.services.audit import AuditFilter
 from gatekeeper.config import Settings
 from gatekeeper.core import Decision
 from gatekeeper.demo import astronaut, visitor_frame
-from gatekeeper.encoder import MODELS_DIR
+from gatekeeper.vision.encoder import MODELS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 COLLINS = "eileen-collins"
@@ -132,6 +132,6 @@ def test_actuator_that_hangs_times_out_and_the_door_stays_shut(make_app, setting
     verdicts = _visit(daemon, 0.0)
     assert time.monotonic() - started < 15  # not stuck for the 30 s the relay script hangs
     assert [v.decision for v in verdicts] == [Decision.GRANTED]  # the policy said yes ...
-    rows = gk.audit.query(AuditFilter())
+    rows = gk.audit.query(AuditFilter(door_id="test-door"))
     assert [r.decision for r in rows] == ["granted", "error"]  # ... the grant was recorded first, then the failure
     assert "timed out" in rows[1].detail and "door not opened" in rows[1].detail and rows[1].person_id == COLLINS

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gatekeeper.align import DLIB_CHIP_150, TEMPLATE_112, align_face, similarity_transform
-from gatekeeper.encoder import DEFAULT_MODEL, MODELS_DIR, FaceEncoder, ModelFileError
-from gatekeeper.images import read_rgb
+from gatekeeper.vision.align import DLIB_CHIP_150, TEMPLATE_112, align_face, similarity_transform
+from gatekeeper.vision.encoder import DEFAULT_MODEL, MODELS_DIR, FaceEncoder, ModelFileError
+from gatekeeper.vision.images import read_rgb
 from tests.conftest import lfw_people
 
 
@@ -52,7 +52,7 @@ def test_embeddings_are_unit_vectors(encoder: FaceEncoder) -> None:
 
 
 def test_two_lfw_people_are_separated(lfw: Path, encoder: FaceEncoder, detector) -> None:  # type: ignore[no-untyped-def]
-    from gatekeeper.detect import most_central_face
+    from gatekeeper.vision.detect import most_central_face
 
     people = {name: photos[:4] for name, photos in lfw_people(lfw, 2, 4, skip=40)}
     emb = {}

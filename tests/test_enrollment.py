@@ -209,3 +209,23 @@ def test_extend_without_a_name_keeps_the_enrolled_name(tmp_path: Path, cli_env, 
     with make_app().sessions() as s:
         person = s.get(Person, "emp-0042")
         assert person.name == "Ada Lovelace" and len(person.photos) == 2
+
+
+def test_every_file_in_an_enrollment_folder_is_accounted_for(tmp_path: Path, cli_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue #13 item 7: a file enrollment cannot read (here a Word document next to the photo) is
+    listed with its reason, not skipped without a word. Everyone was enrolled: exit 0, the file a warning."""
+    from typer.testing import CliRunner
+
+    from gatekeeper.cli import app as cli
+    from gatekeeper.demo import astronaut
+
+    person = tmp_path / "enroll" / "eileen-collins"
+    person.mkdir(parents=True)
+    cv2.imwrite(str(person / "portrait.png"), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    (person / "badge-form.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    monkeypatch.chdir(tmp_path)  # short paths: the table does not wrap them
+    out = CliRunner().invoke(cli, ["enroll", "enroll"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "badge-form.docx" in text and "supported format" in text
+    assert "1/2" in text and "enrolled" in text

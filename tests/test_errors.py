@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from gatekeeper.actuate import ActuatorError
-from gatekeeper.audit import AuditTamperError
-from gatekeeper.camera import CameraError
-from gatekeeper.encoder import ModelFileError
-from gatekeeper.encoders.dlib_dat import DlibFormatError
+from gatekeeper.door.actuate import ActuatorError
+from gatekeeper.services.audit import AuditTamperError
+from gatekeeper.door.camera import CameraError
+from gatekeeper.vision.encoder import ModelFileError
+from gatekeeper.vision.encoders.dlib_dat import DlibFormatError
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.gallery import GalleryModelMismatch
 from gatekeeper.identifiers import InvalidIdentifier
-from gatekeeper.images import ImageError
-from gatekeeper.pipeline import FaceError
+from gatekeeper.vision.images import ImageError
+from gatekeeper.vision.pipeline import FaceError
 from gatekeeper.storage.database import DatabaseError
 from gatekeeper.storage.keys import AuditKeyError
 from gatekeeper.storage.templates import TemplateKeyError

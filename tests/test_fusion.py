@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gatekeeper.quality import FaceQuality
-from gatekeeper.track import Track
+from gatekeeper.vision.quality import FaceQuality
+from gatekeeper.door.track import Track
 
 
 def _unit(v: list[float]) -> np.ndarray:

@@ -14,11 +14,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from gatekeeper.actuate import LogOnlyActuator
-from gatekeeper.audit import AuditFilter
+from gatekeeper.door.actuate import LogOnlyActuator
+from gatekeeper.services.audit import AuditFilter
 from gatekeeper.core import Decision
 from gatekeeper.gallery import GalleryIndex
-from gatekeeper.images import read_rgb
+from gatekeeper.vision.images import read_rgb
 from gatekeeper.storage.models import Meta, Person, Photo
 from gatekeeper.storage.templates import TemplateKeyError
 from tests.conftest import door_frame, lfw_people

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gatekeeper.actuate import ActuatorError, CommandActuator, WebhookActuator
+from gatekeeper.door.actuate import ActuatorError, CommandActuator, WebhookActuator
 from gatekeeper.cli import app as cli
 from gatekeeper.config import Settings
 from gatekeeper.display import safe

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gatekeeper.images import ImageError, read_rgb
+from gatekeeper.vision.images import ImageError, read_rgb
 
 
 def _jpeg_bytes(img: Image.Image, **kw) -> bytes:  # type: ignore[no-untyped-def]
@@ -87,3 +87,37 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
     assert rgb.shape == (120, 80, 3)
     # After rotating clockwise, the bright right edge of the original is at the bottom.
     assert rgb[-1].mean() > rgb[0].mean() + 40
+
+
+def test_an_iphone_heic_photo_is_read(tmp_path: Path) -> None:
+    """Issue #13 item 7: HEIC is the iPhone's default; it reads like a JPEG of the same picture."""
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the test extra's pillow-heif writes the HEIC photo")
+    from skimage import data
+
+    path = tmp_path / "IMG_0001.HEIC"
+    pillow_heif.from_pillow(Image.fromarray(data.astronaut())).save(path, quality=90)
+    rgb = read_rgb(path)
+    assert rgb.shape == (512, 512, 3) and rgb.dtype == np.uint8
+    assert np.abs(rgb.astype(int) - data.astronaut()).mean() < 8, "decoded pixels match the picture"
+
+
+def test_an_unsupported_file_is_refused_naming_the_supported_formats(tmp_path: Path) -> None:
+    path = tmp_path / "notes.docx"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    with pytest.raises(ImageError) as refused:
+        read_rgb(path)
+    assert "notes.docx" in str(refused.value) and "HEIC/HEIF" in str(refused.value) and "JPEG" in str(refused.value)
+
+
+def test_a_54_megapixel_photo_gets_the_clean_error_and_no_pillow_warning(tmp_path: Path) -> None:
+    """Pillow warns at open (DecompressionBombWarning) for images just above its limit: that warning
+    must not reach the admin before the clean refusal."""
+    path = tmp_path / "huge.png"
+    Image.new("L", (9000, 6000)).save(path, optimize=False)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(ImageError, match="image too large"):
+            read_rgb(path)
+    assert not [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)]

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from gatekeeper.training.lfw import best_threshold, read_pairs, roc_curve, tar_at, ten_fold_report
+pytest.importorskip("sklearn", reason="evaluation needs the train extra (scikit-learn's ROC): pip install -e '.[train]'")
+
+from gatekeeper.training.lfw import best_threshold, read_pairs  # noqa: E402
+from gatekeeper.training.verification import roc_curve, tar_at, ten_fold_report  # noqa: E402
 
 
 def _synthetic(errors_per_fold: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

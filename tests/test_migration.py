@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from cryptography.fernet import Fernet
 
-from gatekeeper.actuate import LogOnlyActuator
-from gatekeeper.audit import AuditFilter
+from gatekeeper.door.actuate import LogOnlyActuator
+from gatekeeper.services.audit import AuditFilter
 from gatekeeper.core import Decision
 from gatekeeper.gallery import GalleryModelMismatch
-from gatekeeper.images import read_rgb
+from gatekeeper.vision.images import read_rgb
 from gatekeeper.storage.models import Photo
 from tests.conftest import door_frame, lfw_people
 
@@ -27,7 +27,7 @@ def keyed_settings(settings, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_enroll_under_v1_then_migrate_to_v2_grants_staff(lfw: Path, keyed_settings, encoder) -> None:  # type: ignore[no-untyped-def]
     from gatekeeper.app import App
-    from gatekeeper.migration import migrate_gallery
+    from gatekeeper.services.migration import migrate_gallery
 
     staff = lfw_people(lfw, 5, 3, skip=300)
     old = App(keyed_settings.model_copy(update={"model": "doornet-v1"}))
@@ -52,11 +52,13 @@ def test_enroll_under_v1_then_migrate_to_v2_grants_staff(lfw: Path, keyed_settin
             daemon.process_frame(door_frame(image, rng), 10.0 * i + 0.1 * j)
     assert sorted(p for _, p in actuator.unlocks) == sorted(n for n, _ in staff)
     assert all(r.decision != Decision.ERROR for r in new.audit.query(AuditFilter()))
+    (migrated,) = new.audit.query(AuditFilter(decision=Decision.MIGRATED))
+    assert migrated.actor and migrated.model_version == encoder.version and "5 people" in (migrated.detail or "")
 
 
 def test_migration_without_face_crops_changes_nothing(lfw: Path, settings, encoder) -> None:  # type: ignore[no-untyped-def]
     from gatekeeper.app import App
-    from gatekeeper.migration import migrate_gallery
+    from gatekeeper.services.migration import migrate_gallery
     from gatekeeper.storage.database import gallery_generation
 
     (name, photos), = lfw_people(lfw, 1, 3, skip=310)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from gatekeeper.encoders.dlib_dat import DlibFormatError, read_dlib_network
-from gatekeeper.images import read_rgb
+from gatekeeper.vision.encoders.dlib_dat import DlibFormatError, read_dlib_network
+from gatekeeper.vision.images import read_rgb
 from tests.conftest import lfw_people
 
 
@@ -23,7 +23,7 @@ def dlib_files():  # type: ignore[no-untyped-def]
 
 def test_port_matches_dlib_on_real_faces(lfw: Path, dlib_files) -> None:  # type: ignore[no-untyped-def]
     dlib = pytest.importorskip("dlib", reason="dlib (train extra) is the reference the port is checked against")
-    from gatekeeper.encoder import FaceEncoder, resolve_model_path
+    from gatekeeper.vision.encoder import FaceEncoder, resolve_model_path
     from gatekeeper.training.port import ported_network
 
     recogniser, shape_file = dlib_files

@@ -94,7 +94,7 @@ def test_resume_refuses_a_checkpoint_that_carries_code(tmp_path: Path) -> None:
     """Issue #11 item 13: `--resume` loads tensors only; a crafted checkpoint runs nothing."""
     import pickle
 
-    from gatekeeper.encoders.resnet29 import FaceResNet29
+    from gatekeeper.vision.encoders.resnet29 import FaceResNet29
     from gatekeeper.training.finetune import _resume
 
     marker = tmp_path / "code-ran"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from gatekeeper.actuate import LogOnlyActuator
+from gatekeeper.door.actuate import LogOnlyActuator
 from gatekeeper.cli import app as cli
 from gatekeeper.core import Decision, DoorPolicy, VoteKind
-from gatekeeper.images import read_rgb
+from gatekeeper.vision.images import read_rgb
 from gatekeeper.services.verify import judge_photo
 from tests.conftest import lfw_people
 
@@ -45,10 +45,41 @@ def test_verify_exits_non_zero_when_no_face_can_be_judged(make_app, settings, mo
 
     from gatekeeper.demo import astronaut
 
-    make_app()  # creates the database
+    make_app().sessions  # creates the database
     monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(settings.data_dir))
     small = tmp_path / "far-away.png"
     face = cv2.resize(astronaut(), (120, 120))
     cv2.imwrite(str(small), cv2.cvtColor(np.pad(face, ((100, 100), (100, 100), (0, 0)), constant_values=120), cv2.COLOR_RGB2BGR))
     out = CliRunner().invoke(cli, ["verify", str(small)])
     assert out.exit_code == 1 and "not usable at the door" in out.output, out.output
+
+
+def test_verify_takes_files_and_folders_prints_names_and_speaks_json(make_app, settings, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue #13 item 5: several photos and folders in one call, names beside ids, --format json,
+    and exit 1 as soon as one photo could not be judged."""
+    import json
+
+    import cv2
+
+    from gatekeeper.demo import astronaut, grace_hopper
+    from gatekeeper.services.enrollment import embed_image
+
+    gk = make_app()
+    assert gk.enrollment.enroll("emp-1", "Eileen Collins", [embed_image(gk.pipeline, astronaut(), "portrait")]).enrolled
+    monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(settings.data_dir))
+    visitors = tmp_path / "visitors"
+    visitors.mkdir()
+    cv2.imwrite(str(visitors / "a-collins.png"), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(visitors / "b-hopper.png"), cv2.cvtColor(grace_hopper(), cv2.COLOR_RGB2BGR))
+    out = CliRunner().invoke(cli, ["verify", str(visitors), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    collins, hopper = json.loads(out.output)
+    assert collins["faces"][0]["verdict"] == "match" and collins["faces"][0]["name"] == "Eileen Collins" and collins["faces"][0]["person_id"] == "emp-1"
+    assert hopper["faces"][0]["verdict"] == "no match" and hopper["faces"][0]["candidates"][0]["name"] == "Eileen Collins"
+    table = CliRunner().invoke(cli, ["verify", str(visitors / "a-collins.png")])
+    assert table.exit_code == 0 and "Eileen Collins (emp-1)" in " ".join(table.output.split())
+    (visitors / "c-notes.txt").write_text("not a photo")
+    mixed = CliRunner().invoke(cli, ["verify", str(visitors), "--format", "json"])
+    assert mixed.exit_code == 1 and json.loads(mixed.output)[2]["error"].startswith("not an image")
+    bad_format = CliRunner().invoke(cli, ["verify", str(visitors), "--format", "xml"])
+    assert bad_format.exit_code == 2

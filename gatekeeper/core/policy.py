@@ -74,12 +74,12 @@ class DoorPolicy:
 
 
 def _denial(votes: list[Vote], candidates: Sequence[Candidate], best: float | None, second: float | None) -> Verdict:
+    nearest = candidates[0].person_id if candidates else None
     if sum(v.kind == VoteKind.LOW_QUALITY for v in votes) > len(votes) // 2:
-        return Verdict(Decision.DENIED_QUALITY, None, best, second, "face quality too low to decide")
+        return Verdict(Decision.DENIED_QUALITY, None, best, second, "face quality too low to decide", nearest)
     if any(v.kind == VoteKind.AMBIGUOUS for v in votes):
-        who = candidates[0].person_id if candidates else None
-        return Verdict(Decision.DENIED_AMBIGUOUS, who, best, second, "too close to a second enrolled person")
-    return Verdict(Decision.DENIED_UNKNOWN, None, best, second)
+        return Verdict(Decision.DENIED_AMBIGUOUS, nearest, best, second, "too close to a second enrolled person", nearest)
+    return Verdict(Decision.DENIED_UNKNOWN, None, best, second, "nearest enrolled person below the threshold" if nearest else "", nearest)
 
 
 def apply_tailgating(verdicts: list[Verdict], frame_votes: Sequence[Vote], rule: str) -> list[Verdict]:

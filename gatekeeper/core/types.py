@@ -44,14 +44,24 @@ class Decision(StrEnum):
     DENIED_AMBIGUOUS = "denied-ambiguous"
     DENIED_QUALITY = "denied-quality"
     ERROR = "error"
-    ANONYMISED = "anonymised"  # admin: rows cleared of a person on request
-    PURGED = "purged"  # admin: rows deleted for retention
+    # What admins did, in the same chain (door "admin", the admin in ``actor``):
+    ENROLLED = "enrolled"  # a new person, or a re-enrollment that replaced the photos
+    EXTENDED = "extended"  # photos added to an enrolled person
+    RENAMED = "renamed"
+    REMOVED = "removed"
+    MIGRATED = "migrated"  # everyone re-embedded with another model
+    ANONYMISED = "anonymised"  # rows cleared of a person on request
+    PURGED = "purged"  # rows deleted for retention
+
+
+DOOR_DECISIONS = (Decision.GRANTED, Decision.DENIED_UNKNOWN, Decision.DENIED_AMBIGUOUS, Decision.DENIED_QUALITY, Decision.ERROR)
 
 
 @dataclass(frozen=True)
 class Verdict:
     decision: Decision
-    person_id: str | None
+    person_id: str | None  # the granted person (or, for ambiguous and tailgating denials, the one in play)
     best: float | None
     second: float | None
     detail: str = ""
+    nearest: str | None = None  # a denial's nearest enrolled person: who is refused, and by how much

@@ -1,2 +1,1 @@
-"""Use cases the CLI, the demo, the tests and later the web app call (issue #12 moves them here
-one by one; enrollment, people, audit and privacy still live beside it for now)."""
+"""Use cases: the only place they live. The CLI, the public API, the demo and the tests call these."""

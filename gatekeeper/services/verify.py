@@ -8,13 +8,16 @@ M frames of a visit; a photo is one frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from gatekeeper.core import Candidate, DoorPolicy, Vote, VoteKind
 from gatekeeper.gallery import GalleryIndex
-from gatekeeper.pipeline import FacePipeline
+from gatekeeper.vision.images import ImageError, read_rgb
+from gatekeeper.vision.pipeline import FacePipeline
 
 
 @dataclass(frozen=True)
@@ -36,4 +39,41 @@ def judge_photo(pipeline: FacePipeline, gallery: GalleryIndex, policy: DoorPolic
         candidates = gallery.search(face.embedding[None], k=max(top, 2))[0] if face.embedding is not None else []
         box = tuple(float(v) for v in face.detection.box)
         out.append(FaceJudgement(policy.frame_vote(candidates, face.usable), candidates[:top], face.problems, box))  # type: ignore[arg-type]
+    return out
+
+
+@dataclass(frozen=True)
+class PhotoVerdict:
+    photo: str
+    faces: list[FaceJudgement] = field(default_factory=list)
+    error: str | None = None  # why the photo could not be read
+
+    @property
+    def judged(self) -> bool:
+        """At least one face in it was usable, so the door would have decided something."""
+        return any(not f.problems for f in self.faces)
+
+
+def photos_in(paths: Iterable[Path]) -> list[Path]:
+    """The files given, and the visible files directly inside each folder given, in name order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        else:
+            out.append(path)
+    return out
+
+
+def verify_photos(pipeline: FacePipeline, gallery: GalleryIndex, policy: DoorPolicy, paths: Iterable[Path], top: int = 3) -> list[PhotoVerdict]:
+    """Each photo judged as the door would judge it; an unreadable one carries its reason."""
+    out = []
+    for path in photos_in(paths):
+        try:
+            image = read_rgb(path)
+        except ImageError as exc:
+            out.append(PhotoVerdict(str(path), error=exc.reason))
+            continue
+        faces = judge_photo(pipeline, gallery, policy, image, top)
+        out.append(PhotoVerdict(str(path), faces, None if faces else "no face found"))
     return out

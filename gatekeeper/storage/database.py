@@ -11,6 +11,7 @@ from sqlalchemy import Engine, Integer, String, cast, create_engine, event, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gatekeeper.redaction import redact_database_url
 from gatekeeper.storage.models import Meta, Person
 from gatekeeper.storage.templates import TemplateCodec, TemplateKeyError
 from gatekeeper.errors import EnvironmentFault
@@ -35,7 +36,7 @@ def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not create and not path.is_file():
-            raise DatabaseError(f"database {path} does not exist (enroll people first, or set GATEKEEPER_DATA_DIR / GATEKEEPER_DATABASE_URL)")
+            raise DatabaseError(f"database {path} does not exist: enroll people first (or `gatekeeper init`), or point GATEKEEPER_DATA_DIR / GATEKEEPER_DATABASE_URL at the installation")
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             path.touch(mode=0o600)  # SQLite would create it 0644 under the usual umask; its WAL files copy this mode
@@ -45,7 +46,7 @@ def open_database(url: str, create: bool = True) -> sessionmaker[Session]:
             event.listen(engine, "connect", _sqlite_pragmas)
         migrate(engine)
     except Exception as exc:
-        raise DatabaseError(f"cannot open database {redact(url)}: {exc}") from exc
+        raise DatabaseError(f"cannot open database {redact_database_url(url)}: {exc}") from exc
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -66,15 +67,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()
-
-
-def redact(url: str) -> str:
-    """A database URL without its password (for messages and `config show`)."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}://{user}:***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def index_seal_key(session: Session) -> bytes:

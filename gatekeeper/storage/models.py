@@ -76,6 +76,11 @@ class AuditEvent(Base):
     # An admin action's row names what it applied to, e.g. {"events": [...], "at": "..."} for an
     # anonymisation: the anonymised rows themselves changed after they were hashed.
     covers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # Who did it, for admin rows: the OS user of the CLI, or the console user (schema 0007).
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # A denial's nearest enrolled person (schema 0007): personal like person_id, so it enters the
+    # salted digest with it and anonymisation clears it.
+    nearest_id: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
 

@@ -11,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gatekeeper.app import App
+from gatekeeper.config import Settings
+
 train_app = typer.Typer(help="Build the face caches and train the encoder.", no_args_is_help=True)
 eval_app = typer.Typer(help="Cross-validated LFW and open-set evaluation.", no_args_is_help=True)
 console = Console()
@@ -92,7 +95,7 @@ PROBE_HELP = "how door probes are embedded: flip (with the mirror, like enrollme
 
 
 def _cv_embedders(model_a: Path, model_b: Path, dataset: str, flip: bool | None = None) -> dict:  # type: ignore[type-arg]
-    from gatekeeper.encoder import FaceEncoder
+    from gatekeeper.vision.encoder import FaceEncoder
     from gatekeeper.training.facecache import load_cache
     from gatekeeper.training.models import encoder_embedder
     from gatekeeper.training.recipes import cache_root
@@ -258,11 +261,10 @@ def plot_cmd(
     limit: int = 400,
 ) -> None:
     """PCA-3D (interactive HTML) and PCA-2D (PNG) of embeddings coloured by identity."""
-    from gatekeeper.cli import _app
-    from gatekeeper.enrollment import discover_people
+    from gatekeeper.services.enrollment import discover_people
     from gatekeeper.training.pictures import pca, pca3d_html, scatter_png
 
-    gk = _app()
+    gk = App(Settings())
     if folder is None:
         from sqlalchemy import select
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gatekeeper.training.facecache import CachedFaces
-from gatekeeper.training.lfw import LfwPairs, VerificationReport, ten_fold_report
+from gatekeeper.training.lfw import LfwPairs
+from gatekeeper.training.verification import VerificationReport, ten_fold_report
 from gatekeeper.training.recipes import CV_GROUPS
 
 # Embeds the cached faces at these row indices: the full encoder on the crops, or the fine-tuned

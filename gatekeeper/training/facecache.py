@@ -16,11 +16,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gatekeeper.align import TEMPLATES, AlignmentTemplate, align_face
-from gatekeeper.detect import FaceDetector, most_central_face
+from gatekeeper.vision.align import TEMPLATES, AlignmentTemplate, align_face
+from gatekeeper.vision.images import PHOTO_SUFFIXES
+from gatekeeper.vision.detect import TRAINING_MIN_SCORE, TRAINING_PROFILE, FaceDetector, most_central_face
 
 SHARD_SIZE = 400
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def list_photos(root: Path, labelled: bool) -> list[str]:
     """Relative paths of the photos under ``root``: ``<identity>/<photo>`` or a flat folder."""
     pattern = "*/*" if labelled else "*"
     return sorted(
-        str(p.relative_to(root)) for p in root.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES
+        str(p.relative_to(root)) for p in root.glob(pattern) if p.suffix.lower() in PHOTO_SUFFIXES
     )
 
 
@@ -93,11 +93,11 @@ def build_shard(root: str, photos: list[str], out_path: str, tight_crops: bool =
     import torch
 
     torch.set_num_threads(1)  # one worker per core: threads inside a worker only contend
-    detector = FaceDetector(min_face_px=40)
+    detector = FaceDetector.from_profile(TRAINING_PROFILE)
     crops, detected, points = [], [], []
     for rel in photos:
         image, pad = _read_rgb(Path(root) / rel, pad=tight_crops)
-        face = most_central_face([f for f in detector.detect(image) if f.score >= 0.9], image.shape)
+        face = most_central_face([f for f in detector.detect(image) if f.score >= TRAINING_MIN_SCORE], image.shape)
         landmarks = face.landmarks if face is not None else _fallback_landmarks(image.shape, pad)
         crops.append(align_face(image, landmarks, TEMPLATES[template]))
         points.append(landmarks - pad)

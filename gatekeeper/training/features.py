@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gatekeeper.encoders.resnet29 import FaceResNet29
+from gatekeeper.vision.encoders.resnet29 import FaceResNet29
 from gatekeeper.training.facecache import CachedFaces
 
 FROZEN_BLOCKS = 10  # stem + levels 32, 64, 128: output 128 x 8 x 8

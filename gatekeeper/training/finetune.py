@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from pytorch_metric_learning import losses, miners
 from rich.console import Console
 
-from gatekeeper.encoders.resnet29 import FaceResNet29
+from gatekeeper.vision.encoders.resnet29 import FaceResNet29
 from gatekeeper.training.features import FROZEN_BLOCKS
 
 console = Console()

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gatekeeper.encoder import FaceEncoder
-from gatekeeper.encoders.resnet29 import FaceResNet29
+from gatekeeper.vision.encoder import FaceEncoder
+from gatekeeper.vision.encoders.resnet29 import FaceResNet29
 from gatekeeper.training.evaluate import Embedder
 from gatekeeper.training.facecache import CachedFaces, load_cache
 from gatekeeper.training.features import FROZEN_BLOCKS, cached_features, head_embeddings

@@ -2,7 +2,7 @@
 
 ``gatekeeper train port`` reads ``dlib_face_recognition_resnet_model_v1.dat`` from the
 ``face-recognition-models`` package (the ``train`` extra) with the pure-Python reader in
-``gatekeeper.encoders.dlib_dat``; dlib itself is not needed, here or at run time.
+``gatekeeper.vision.encoders.dlib_dat``; dlib itself is not needed, here or at run time.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from gatekeeper.align import DLIB_CHIP_150
-from gatekeeper.encoders.dlib_dat import read_dlib_network
-from gatekeeper.encoders.resnet29 import FaceResNet29, state_dict_from_dlib
+from gatekeeper.vision.align import DLIB_CHIP_150
+from gatekeeper.vision.encoders.dlib_dat import read_dlib_network
+from gatekeeper.vision.encoders.resnet29 import FaceResNet29, state_dict_from_dlib
 
 
 def dlib_model_file() -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gatekeeper.align import TEMPLATES
+from gatekeeper.vision.align import TEMPLATES
 from gatekeeper.training.facecache import CachedFaces, build_cache, recut_cache
 from gatekeeper.training.lfw import LfwPairs, read_pairs
 

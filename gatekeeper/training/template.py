@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gatekeeper.detect import FaceDetector, most_central_face
+from gatekeeper.vision.detect import TRAINING_MIN_SCORE, FaceDetector, most_central_face
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def estimate_template(photos: list[Path], chip_size: int = 150, padding: float =
             continue
         chip = dlib.get_face_chip(image, shape(image, boxes[0]), size=chip_size, padding=padding)
         framed = cv2.copyMakeBorder(chip, border, border, border, border, cv2.BORDER_CONSTANT, value=(128, 128, 128))
-        face = most_central_face([f for f in detector.detect(framed) if f.score >= 0.9], framed.shape)
+        face = most_central_face([f for f in detector.detect(framed) if f.score >= TRAINING_MIN_SCORE], framed.shape)
         if face is not None:
             found.append(face.landmarks - border)
     if not found:

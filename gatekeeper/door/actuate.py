@@ -1,4 +1,4 @@
-"""Door actuators: what happens on a grant. Log-only by default; shell command or HTTP webhook.
+"""Door actuators: what happens on a grant. Log-only by default; shell command or signed HTTP webhook.
 
 An actuator is called only for a grant. Any failure (non-zero exit, timeout, HTTP error) raises
 ``ActuatorError``; the daemon then records an error event and the door stays locked.
@@ -6,18 +6,23 @@ An actuator is called only for a grant. Any failure (non-zero exit, timeout, HTT
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
 import shlex
 import signal
 import subprocess
-import urllib.parse
-import urllib.request
+from datetime import datetime, timezone
 from typing import Protocol
 
+import httpx
+
 from gatekeeper.config import Settings
-from gatekeeper.errors import InputError, EnvironmentFault
+from gatekeeper.errors import EnvironmentFault, InputError
+from gatekeeper.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +71,46 @@ class CommandActuator:
 
 
 class WebhookActuator:
-    """POSTs ``{"door": ..., "person": ...}`` as JSON; any non-2xx answer or timeout is a failure."""
+    """POSTs ``{"door", "person", "action": "unlock", "at", "nonce"}`` as JSON (httpx); any non-2xx
+    answer or timeout is a failure.
 
-    def __init__(self, url: str, timeout_s: float) -> None:
+    With a shared secret the body is signed: ``X-Gatekeeper-Signature: sha256=<HMAC of the body>``.
+    The relay controller checks it, and rejects an ``at`` older than a few seconds or a nonce it
+    has seen, so nobody else on the network can open the door by posting the same JSON, nor by
+    replaying a recorded unlock. Only connection failures are retried: once a request may have
+    reached the relay it is never sent again, so a late duplicate cannot open the door after the
+    audit log recorded the failure."""
+
+    def __init__(self, url: str, timeout_s: float, secret: bytes | None = None, retries: int = 2) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        self.secret = secret
+        self._client = httpx.Client(transport=httpx.HTTPTransport(retries=retries), timeout=timeout_s)
+
+    def body(self, door_id: str, person_id: str) -> bytes:
+        at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        return json.dumps({"door": door_id, "person": person_id, "action": "unlock", "at": at, "nonce": secrets.token_hex(16)}).encode()
 
     def unlock(self, door_id: str, person_id: str) -> None:
-        body = json.dumps({"door": door_id, "person": person_id, "action": "unlock"}).encode()
-        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+        body = self.body(door_id, person_id)
+        headers = {"Content-Type": "application/json"}
+        if self.secret:
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                if not 200 <= resp.status < 300:
-                    raise ActuatorError(f"webhook answered HTTP {resp.status}")
-        except ActuatorError:
-            raise
+            resp = self._client.post(self.url, content=body, headers=headers)
         except Exception as exc:
             # The URL carries a token (query or user info): the message goes to the audit log.
             raise ActuatorError(f"webhook {redact_url(self.url)} failed: {str(exc).replace(self.url, redact_url(self.url))}") from exc
+        if not resp.is_success:
+            raise ActuatorError(f"webhook {redact_url(self.url)} answered HTTP {resp.status_code}")
+
+
+SIGNATURE_HEADER = "X-Gatekeeper-Signature"
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The signature header's value for ``body``: what a relay controller recomputes and compares."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
 def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
@@ -95,22 +122,6 @@ def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
         proc.wait()
 
 
-def redact_url(url: str) -> str:
-    """A URL fit for logs: no user info, no query string (tokens live in both)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
-
-
-def redact_source(source: str) -> str:
-    """A camera source fit for logs: a stream URL redacted, a device index or file path as is."""
-    return redact_url(source) if "://" in source else source
-
-
 def make_actuator(settings: Settings) -> DoorActuator:
     if settings.actuator == "command":
         if not settings.actuator_command:
@@ -119,5 +130,6 @@ def make_actuator(settings: Settings) -> DoorActuator:
     if settings.actuator == "webhook":
         if not settings.actuator_url:
             raise InputError("actuator 'webhook' needs GATEKEEPER_ACTUATOR_URL")
-        return WebhookActuator(settings.actuator_url, settings.actuator_timeout_s)
+        secret = settings.actuator_secret.get_secret_value().encode() if settings.actuator_secret else None
+        return WebhookActuator(settings.actuator_url, settings.actuator_timeout_s, secret)
     return LogOnlyActuator()

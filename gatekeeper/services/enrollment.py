@@ -28,14 +28,16 @@ import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.align import ENROLLMENT_KEEPSAKE, align_face
+from gatekeeper.vision.align import ENROLLMENT_KEEPSAKE, align_face
 from gatekeeper.config import Settings
-from gatekeeper.duplicates import Clash, PhotoGallery
+from gatekeeper.core.types import Decision
+from gatekeeper.services.audit import AuditLog
+from gatekeeper.services.duplicates import Clash, PhotoGallery
 from gatekeeper.identifiers import InvalidIdentifier, check_person_id, clean_display_name
 from gatekeeper.gallery import GalleryIndex, gallery_seal, load_gallery
-from gatekeeper.images import ImageError, read_rgb
-from gatekeeper.pipeline import FaceError, FacePipeline
-from gatekeeper.storage.database import bump_generation, gallery_generation
+from gatekeeper.vision.images import ImageError, read_rgb
+from gatekeeper.vision.pipeline import FaceError, FacePipeline
+from gatekeeper.storage.database import bump_generation, gallery_generation, take_write_lock
 from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
@@ -43,7 +45,6 @@ from gatekeeper.thresholds import DecisionThresholds
 from gatekeeper.errors import InputError
 
 log = logging.getLogger(__name__)
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -74,8 +75,10 @@ class _Refused(Exception):
 
 
 class Enrollment:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, audit: AuditLog, actor: str) -> None:
         self.settings = settings
+        self.audit = audit  # every change is a row of the audit chain, in the change's own transaction
+        self.actor = actor
         self.sessions = sessions
         self.codec = codec
         self.pipeline = pipeline
@@ -157,7 +160,9 @@ class Enrollment:
                 clash = self._lookalike(session, generation, person_id, vector, [p.embedding for p in accepted])
                 if clash and not force:
                     raise _Refused(f"looks like already-enrolled {clash.person_id!r} (similarity {clash.similarity:.3f}); use --force if they are different people")
+                action = Decision.EXTENDED if (person is not None and extend) else Decision.ENROLLED
                 vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
+                self.audit.admin_action(session, action, self.actor, person_id, f"{len(accepted)} of {len(photos)} photos used", self.model_version)
         except _Refused as refused:  # rolled back: the generation did not move
             result.reason = str(refused)
             return result
@@ -209,6 +214,7 @@ class Enrollment:
                     raise _Refused(person_id)
                 self.same_face_as = self._others_with_this_face(session, person)
                 session.delete(person)
+                self.audit.admin_action(session, Decision.REMOVED, self.actor, person_id, "templates and photos deleted")
         except _Refused:
             return False
         finally:
@@ -225,11 +231,13 @@ class Enrollment:
         """False when nobody has this id; ``InvalidIdentifier`` for a name enrollment would refuse."""
         name = clean_display_name(name)
         with self.sessions.begin() as session:
+            take_write_lock(session)  # the audit row below extends the chain
             person = session.get(Person, person_id)
             if person is None:
                 return False
             person.name = name
             person.updated_at = utcnow()
+            self.audit.admin_action(session, Decision.RENAMED, self.actor, person_id, "display name changed")  # the names stay out of the log
         return True
 
     def _lookalike(self, session: Session, generation: int, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> Clash | None:
@@ -343,13 +351,14 @@ def person_vector(embeddings: list[np.ndarray]) -> np.ndarray:
 
 
 def discover_people(root: Path, manifest: Path | None = None) -> list[tuple[str, str, list[Path]]]:
-    """``root/<person-id>/*`` folders as (person id, display name, photos)."""
+    """``root/<person-id>/*`` folders as (person id, display name, files). Every visible file is
+    listed, photo or not: one that cannot be read is rejected by name with the reason, never skipped."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder of per-person sub-folders")
     names = read_manifest(manifest) if manifest else {}
     people = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES or not p.suffix)
+        photos = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
         people.append((folder.name, names.get(folder.name, folder.name.replace("_", " ")), photos))
     return people
 

@@ -16,8 +16,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from gatekeeper.align import ENROLLMENT_KEEPSAKE, align_face
-from gatekeeper.enrollment import Enrollment, decode_keepsake, person_vector
+from gatekeeper.vision.align import ENROLLMENT_KEEPSAKE, align_face
+from gatekeeper.core.types import Decision
+from gatekeeper.services.enrollment import Enrollment, decode_keepsake, person_vector
 from gatekeeper.storage.database import bump_generation
 from gatekeeper.storage.models import Person, utcnow
 
@@ -47,6 +48,7 @@ def migrate_gallery(enrollment: Enrollment) -> MigrationReport:
             _migrate(session, enrollment, report)
             if report.without_crops or not report.migrated:
                 raise _RollBack  # incomplete, or nothing to do: the generation must not move
+            enrollment.audit.admin_action(session, Decision.MIGRATED, enrollment.actor, detail=f"{len(report.migrated)} people re-embedded", model_version=report.model_version)
     except _RollBack:
         return report
     enrollment.gallery()  # rebuild the index file for the new model now, not at the next start

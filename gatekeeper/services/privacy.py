@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from gatekeeper.audit import AuditLog
-from gatekeeper.enrollment import Enrollment
+from gatekeeper.services.audit import AuditLog
+from gatekeeper.services.enrollment import Enrollment
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,13 @@ def delete_snapshots(paths: Iterable[str], audit: AuditLog | None = None) -> tup
     return deleted, failures
 
 
-def anonymise_person(audit: AuditLog, person_id: str, reason: str) -> ForgetReport:
+def anonymise_person(audit: AuditLog, person_id: str, reason: str, actor: str | None = None) -> ForgetReport:
     """Clear the person from their audit rows and delete the snapshots those rows pointed at.
 
     Files go first: a crash part-way then leaves rows pointing at deleted files, never a face
     image that no row points to any more."""
-    deleted, failures = delete_snapshots(audit.snapshots_of(person_id), audit)
-    result = audit.anonymise(person_id, reason)
+    deleted, failures = delete_snapshots(audit.snapshots_naming(person_id), audit)
+    result = audit.anonymise(person_id, reason, actor)
     late, late_failures = delete_snapshots(result.snapshots, audit)  # written by a door meanwhile
     return ForgetReport(False, deleted + late, result.rows, result.legacy_rows, failures + late_failures)
 
@@ -59,15 +59,15 @@ def forget_person(enrollment: Enrollment, audit: AuditLog, person_id: str, anony
     """Remove the person's vectors and snapshots; with ``anonymise`` also their name in the log."""
     removed = enrollment.remove(person_id)
     if anonymise:
-        return replace(anonymise_person(audit, person_id, reason), removed=removed)
+        return replace(anonymise_person(audit, person_id, reason, enrollment.actor), removed=removed)
     deleted, failures = delete_snapshots(audit.snapshots_of(person_id), audit)
     return ForgetReport(removed, deleted, snapshot_failures=failures)
 
 
-def purge_audit(audit: AuditLog, older_than: datetime) -> tuple[int, int, list[str]]:
+def purge_audit(audit: AuditLog, older_than: datetime, actor: str | None = None) -> tuple[int, int, list[str]]:
     """Retention: delete old rows and their snapshots, files first (as for anonymisation).
     Returns rows purged, snapshots deleted, and "path: reason" for files that stay."""
     deleted, failures = delete_snapshots(audit.snapshots_older_than(older_than), audit)
-    rows, snapshots = audit.purge(older_than)  # may reach past the cut-off: a contiguous prefix
+    rows, snapshots = audit.purge(older_than, actor)  # may reach past the cut-off: a contiguous prefix
     late, late_failures = delete_snapshots(snapshots, audit)
     return rows, deleted + late, failures + late_failures

@@ -2,7 +2,8 @@
 
 Pillow reads the header first, so size limits are checked before any pixel is decoded
 (decompression bombs never reach memory); EXIF orientation is applied; any mode (CMYK, 16-bit,
-grayscale, palette, alpha) becomes 8-bit RGB.
+grayscale, palette, alpha) becomes 8-bit RGB. HEIC/HEIF (the iPhone default) is decoded by
+pi-heif, the decode-only build of pillow-heif: no encoder, so none of x265's GPL code ships.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pi_heif import register_heif_opener
 
 from gatekeeper.errors import InputError
 
 MAX_FILE_BYTES = 40 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # ~ a 7,700 x 5,200 photo; larger is refused, not downscaled blindly
 MIN_SIDE = 32
+# What enrollment, `verify` and folder replays read; anything else is reported by name, never skipped silently.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif")
+SUPPORTED = "JPEG, PNG, BMP, WebP, TIFF, HEIC/HEIF"
+
+register_heif_opener()
 
 
 class ImageError(InputError):
@@ -42,13 +49,17 @@ def read_rgb(path: Path | str) -> np.ndarray:
     if size > MAX_FILE_BYTES:
         raise ImageError(path, f"file too large ({size / 2**20:.0f} MiB > {MAX_FILE_BYTES / 2**20:.0f} MiB)")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Pillow warns at open about a large image; _check_dimensions refuses it with our message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             _check_dimensions(path, img.size)
             return _decode(path, img)
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(path, "not an image (unrecognised format)") from None
+        raise ImageError(path, f"not an image in a supported format ({SUPPORTED})") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(path, f"corrupt or truncated image ({exc})") from None
 

@@ -17,13 +17,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from gatekeeper.images import ImageError, read_rgb
-
-from gatekeeper.actuate import redact_source  # noqa: E402
 from gatekeeper.errors import EnvironmentFault
+from gatekeeper.redaction import redact_source
+from gatekeeper.vision.images import PHOTO_SUFFIXES, ImageError, read_rgb
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 class CameraError(EnvironmentFault):
@@ -78,7 +76,10 @@ class FolderSource:
     def open(self) -> None:
         if not self.folder.is_dir():
             raise CameraError(f"{self.folder}: folder not found")
-        self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        self._files = [p for p in files if p.suffix.lower() in PHOTO_SUFFIXES]
+        for other in sorted(set(files) - set(self._files)):
+            log.warning("replay: skipping %s: not a photo (%s)", other, ", ".join(PHOTO_SUFFIXES))
 
     def read(self) -> np.ndarray | None:
         while self._files:
@@ -94,6 +95,9 @@ class FolderSource:
 
 
 def open_source(spec: str) -> FrameSource:
+    """A camera index or stream URL (live: reconnected for ever), a device node (live), or a video
+    file or folder of images (replay: ends at its last frame). A path that does not exist is a
+    typo, not a camera that may come back: it is refused at once."""
     if spec.isdigit():
         return OpenCVSource(int(spec), finite=False)
     if "://" in spec:
@@ -101,6 +105,10 @@ def open_source(spec: str) -> FrameSource:
     path = Path(spec)
     if path.is_dir():
         return FolderSource(path)
+    if not path.exists():
+        raise CameraError(f"source {path}: no such file or folder (a camera is a number like 0, a stream an rtsp:// or http:// URL)")
+    if path.is_char_device():  # /dev/video0: a camera
+        return OpenCVSource(str(path), finite=False)
     return OpenCVSource(str(path), finite=True)
 
 
@@ -141,6 +149,9 @@ class FrameReader(threading.Thread):
             try:
                 self.source.open()
             except Exception as exc:
+                if self.source.finite:  # a file that cannot be read will not get better: stop
+                    self.on_event("camera-error", f"{exc}; a replayed file is not retried")
+                    break
                 self.on_event("camera-error", f"{exc}; retrying in {delay:.1f}s")
                 if self._halt.wait(delay):
                     break

@@ -69,6 +69,10 @@ class DetectorProfile:
 # Enrollment and `verify` photos: thorough (MTCNN's own thresholds and pyramid, as the training
 # caches used, with min face 40 and long side 640 there), faces down to 64 px, large photos kept large.
 PHOTO_PROFILE = DetectorProfile(min_face_px=64, max_side=1024)
+# Training and evaluation photos (`gatekeeper train cache`): MTCNN's defaults. Changing it changes
+# every cached crop, and so the trained model and its calibration.
+TRAINING_PROFILE = DetectorProfile(min_face_px=40, max_side=640)
+TRAINING_MIN_SCORE = 0.90
 
 
 class FaceDetector:

@@ -18,18 +18,18 @@ import cv2
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.actuate import DoorActuator
-from gatekeeper.audit import AuditLog
-from gatekeeper.camera import FrameReader, FrameSource
+from gatekeeper.door.actuate import DoorActuator
+from gatekeeper.services.audit import AuditLog
+from gatekeeper.door.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
 from gatekeeper.core import Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_tailgating
 from gatekeeper.gallery import GalleryIndex, load_gallery
-from gatekeeper.pipeline import AnalysedFace, FacePipeline
+from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.database import gallery_generation
 from gatekeeper.storage.files import write_private
 from gatekeeper.storage.templates import TemplateCodec
 from gatekeeper.thresholds import DecisionThresholds
-from gatekeeper.track import FaceTracker, Track
+from gatekeeper.door.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
 SEALED_SNAPSHOT = ".jpg.sealed"
@@ -40,8 +40,14 @@ REPLAY_FPS = 15.0  # replayed files run on a synthetic clock, so votes and coold
 class DaemonStats:
     frames: int = 0
     faces: int = 0
-    errors: int = 0
+    errors: int = 0  # processing, gallery and actuator errors (each an audit row)
+    camera_errors: int = 0  # camera and stream faults (each an audit row)
     decisions: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for the admin: frames, each decision by name, errors of both kinds."""
+        decided = ", ".join(f"{n} {d}" for d, n in sorted(self.decisions.items())) or "no decisions"
+        return f"{self.frames} frames, {self.faces} faces: {decided}; {self.errors} errors, {self.camera_errors} camera errors"
 
 
 class DoorDaemon:
@@ -55,7 +61,7 @@ class DoorDaemon:
         self.audit = audit
         self.policy = DoorPolicy(thresholds.rules(settings.cooldown_s))
         self.unknown_rows = UnknownThrottle(settings.unknown_log_interval_s)
-        self.tracker = FaceTracker()
+        self.tracker = FaceTracker(thresholds.same_person, max_age_s=settings.track_max_age_s)
         self.stats = DaemonStats()
         self.gallery: GalleryIndex = self._load_gallery()
         self._checked_at = time.monotonic()
@@ -96,7 +102,7 @@ class DoorDaemon:
             return self._refuse_stale()
         faces = self.pipeline.analyse(frame)
         self.stats.faces += len(faces)
-        tracks = self.tracker.update([f.detection.box for f in faces], now)
+        tracks = self.tracker.update([(f.detection.box, f.embedding) for f in faces], now)
         usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
         queries = [self._query(f, t) for f, t in usable]
         matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
@@ -129,12 +135,12 @@ class DoorDaemon:
         # recorded (database gone, disk full) record() raises and the door stays shut: no
         # unlock ever goes unaudited.
         self.audit.record(
-            door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id,
+            door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest,
             best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
             model_version=self.pipeline.encoder.version, quality=face.quality.as_dict(),
             snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
         )
-        self.stats.decisions[verdict.decision] = self.stats.decisions.get(verdict.decision, 0) + 1
+        self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         if verdict.decision == Decision.GRANTED:
             try:
                 self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
@@ -175,6 +181,7 @@ class DoorDaemon:
             log.exception("could not write the error to the audit log")
 
     def _camera_event(self, kind: str, message: str) -> None:
+        self.stats.camera_errors += 1
         log.warning("%s %s: %s", self.settings.door_id, kind, message)
         try:
             self.audit.record(door_id=self.settings.door_id, decision=Decision.ERROR, detail=f"{kind}: {message}"[:1000])

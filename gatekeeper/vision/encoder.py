@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gatekeeper.align import TEMPLATES, AlignmentTemplate
+from gatekeeper.vision.align import TEMPLATES, AlignmentTemplate
 from gatekeeper.errors import EnvironmentFault
 from gatekeeper.model_files import DEFAULT_MODEL, MODELS_DIR, resolve_model_path  # noqa: F401  (re-exported)
 
@@ -74,20 +74,20 @@ class Family:
 
 
 def _build_doornet(card: ModelCard) -> nn.Module:
-    from gatekeeper.network import DoorNet
+    from gatekeeper.vision.encoders.doornet import DoorNet
 
     arch = card.architecture
     return DoorNet(int(arch["input_size"]), card.embedding_dim, int(arch["width"]))
 
 
 def _doornet_input(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    from gatekeeper.network import preprocess
+    from gatekeeper.vision.encoders.doornet import preprocess
 
     return preprocess(x.permute(0, 2, 3, 1), net.input_size)  # type: ignore[arg-type]
 
 
 def _build_resnet29(card: ModelCard) -> nn.Module:
-    from gatekeeper.encoders.resnet29 import FaceResNet29
+    from gatekeeper.vision.encoders.resnet29 import FaceResNet29
 
     return FaceResNet29()
 

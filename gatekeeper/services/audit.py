@@ -16,8 +16,10 @@ lists the rows and the time (``covers``), so a row cleared any other way is name
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
+import os
 import secrets
 from collections import Counter
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.audit_chain import (
+from gatekeeper.storage.audit_chain import (
     ANCHOR_KEY, GENESIS, HEAD_KEY, LEGACY_KEY, LEGACY_NOTE, ChainCheck, Checkpoint, Pointer, _round, _utc, _utc_naive, keyed_digest, personal_digest,
 )
 from gatekeeper.core.types import Decision
@@ -35,7 +37,18 @@ from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import AuditEvent, Meta
 from gatekeeper.errors import EnvironmentFault
 
-EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "anonymised_at", "row_hash"]
+EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "nearest_id", "actor", "anonymised_at", "row_hash"]
+
+
+ADMIN_DOOR = "admin"  # the door column of rows that record what an admin did
+
+
+def os_user() -> str:
+    """Who runs this process, for admin rows written from the command line."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return f"uid {os.getuid()}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class AuditFilter:
     decision: str | None = None
     door_id: str | None = None
     limit: int | None = None
+    nearest_id: str | None = None  # refusals whose nearest enrolled person this was
 
 
 @dataclass(frozen=True)
@@ -73,17 +87,23 @@ class AuditLog:
             return True
         return Path(path).resolve().is_relative_to(self.snapshot_dir)
 
-    def record(self, *, door_id: str, decision: str, person_id: str | None = None, best: float | None = None, second: float | None = None, threshold: float | None = None, margin: float | None = None, model_version: str | None = None, quality: dict | None = None, snapshot: str | None = None, detail: str | None = None, at: datetime | None = None, covers: dict | None = None) -> AuditEvent:
+    def record(self, *, door_id: str, decision: str, person_id: str | None = None, nearest: str | None = None, best: float | None = None, second: float | None = None, threshold: float | None = None, margin: float | None = None, model_version: str | None = None, quality: dict | None = None, snapshot: str | None = None, detail: str | None = None, at: datetime | None = None, covers: dict | None = None) -> AuditEvent:
         with self.sessions.begin() as session:
             take_write_lock(session)  # before the head is read: two writers must not fork the chain
-            return self._append(session, door_id=door_id, decision=decision, person_id=person_id, best_similarity=_round(best), second_similarity=_round(second),
+            return self._append(session, door_id=door_id, decision=decision, person_id=person_id, nearest_id=nearest, best_similarity=_round(best), second_similarity=_round(second),
                                 threshold=_round(threshold), margin=_round(margin), model_version=model_version, quality=quality, snapshot=snapshot, detail=detail,
                                 at=_utc(at or datetime.now(timezone.utc)), covers=covers)
+
+    def admin_action(self, session: Session, action: Decision, actor: str, person_id: str | None = None, detail: str | None = None, model_version: str | None = None) -> AuditEvent:
+        """An admin's change as a row of the chain, inside the transaction that makes the change
+        (``session`` already holds the write lock): the change and its record commit together or
+        not at all. Details never carry names: the person column is what anonymisation clears."""
+        return self._append(session, door_id=ADMIN_DOOR, decision=action, person_id=person_id, detail=detail, model_version=model_version, actor=actor[:128], at=datetime.now(timezone.utc))
 
     def _append(self, session: Session, **fields: object) -> AuditEvent:
         prev = self._head_for_append(session)
         salt = secrets.token_hex(16)
-        row = AuditEvent(**fields, personal_salt=salt, personal_digest=personal_digest(salt, fields.get("person_id"), fields.get("snapshot")), prev_hash=prev, row_hash="")  # type: ignore[arg-type]
+        row = AuditEvent(**fields, personal_salt=salt, personal_digest=personal_digest(salt, fields.get("person_id"), fields.get("snapshot"), fields.get("nearest_id")), prev_hash=prev, row_hash="")  # type: ignore[arg-type]
         session.add(row)
         session.flush()  # assigns event_id, which the hash covers (detects reordering)
         row.row_hash = keyed_digest(self._key, row, prev)
@@ -156,7 +176,7 @@ class AuditLog:
             stmt = stmt.where(AuditEvent.at >= _utc(f.since))
         if f.until:
             stmt = stmt.where(AuditEvent.at < _utc(f.until))
-        for column, value in ((AuditEvent.person_id, f.person_id), (AuditEvent.decision, f.decision), (AuditEvent.door_id, f.door_id)):
+        for column, value in ((AuditEvent.person_id, f.person_id), (AuditEvent.decision, f.decision), (AuditEvent.door_id, f.door_id), (AuditEvent.nearest_id, f.nearest_id)):
             if value:
                 stmt = stmt.where(column == value)
         if f.limit:
@@ -178,7 +198,7 @@ class AuditLog:
             raise ValueError("the audit log is empty: nothing to checkpoint")
         return Checkpoint.make(self._key, last.event_id, last.row_hash, int(count))
 
-    def purge(self, older_than: datetime) -> tuple[int, list[str]]:
+    def purge(self, older_than: datetime, actor: str | None = None) -> tuple[int, list[str]]:
         """Delete rows older than the cut-off; the last deleted hash anchors what remains, and a
         ``purged`` row records it.
 
@@ -195,8 +215,8 @@ class AuditLog:
             self._head_for_append(session)  # refuse to purge a log whose head does not verify
             count = session.execute(delete(AuditEvent).where(prefix)).rowcount
             self._set_meta(session, ANCHOR_KEY, Pointer(old.event_id, old.row_hash).seal(self._key, ANCHOR_KEY))
-            self._append(session, door_id="admin", decision=Decision.PURGED, detail=f"{count} rows up to event {old.event_id} purged (retention)",
-                         at=datetime.now(timezone.utc), covers={"through_event": old.event_id, "rows": int(count)})
+            self._append(session, door_id=ADMIN_DOOR, decision=Decision.PURGED, detail=f"{count} rows up to event {old.event_id} purged (retention)",
+                         at=datetime.now(timezone.utc), covers={"through_event": old.event_id, "rows": int(count)}, actor=actor or os_user())
         return int(count), snapshots
 
     def snapshots_older_than(self, cutoff: datetime) -> list[str]:
@@ -204,16 +224,23 @@ class AuditLog:
             return _snapshot_paths(session, AuditEvent.at < _utc(cutoff))
 
     def snapshots_of(self, person_id: str) -> list[str]:
+        """Snapshots of rows about the person (their grants): what removing them deletes."""
         with self.sessions() as session:
             return _snapshot_paths(session, AuditEvent.person_id == person_id)
 
-    def anonymise(self, person_id: str, reason: str) -> Anonymisation:
+    def snapshots_naming(self, person_id: str) -> list[str]:
+        """Snapshots of every row that names the person, as who it is about or as a refused
+        face's nearest match: anonymising clears those rows whole, so their files go too."""
+        with self.sessions() as session:
+            return _snapshot_paths(session, _naming(person_id))
+
+    def anonymise(self, person_id: str, reason: str, actor: str | None = None) -> Anonymisation:
         """Clear the person and snapshot from their rows; decisions, times and scores stay.
 
         The request itself is logged in the same transaction (without the person), naming the
         rows and the time, so the log shows which rows were anonymised, when, and why.
         """
-        named = (AuditEvent.person_id == person_id) & AuditEvent.personal_digest.is_not(None)
+        named = _naming(person_id) & AuditEvent.personal_digest.is_not(None)
         now = datetime.now(timezone.utc)
         with self.sessions.begin() as session:
             take_write_lock(session)
@@ -221,10 +248,10 @@ class AuditLog:
             legacy = session.execute(select(func.count()).where(AuditEvent.person_id == person_id, AuditEvent.personal_digest.is_(None))).scalar_one()
             events = list(session.execute(select(AuditEvent.event_id).where(named).order_by(AuditEvent.event_id)).scalars())
             if events:
-                session.execute(update(AuditEvent).where(AuditEvent.event_id.in_(events)).values(person_id=None, snapshot=None, personal_salt=None, anonymised_at=now))
+                session.execute(update(AuditEvent).where(AuditEvent.event_id.in_(events)).values(person_id=None, nearest_id=None, snapshot=None, personal_salt=None, anonymised_at=now))
             if events or legacy:
-                self._append(session, door_id="admin", decision=Decision.ANONYMISED, detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
-                             covers={"events": events, "at": _utc_naive(now).isoformat(timespec="microseconds")})
+                self._append(session, door_id=ADMIN_DOOR, decision=Decision.ANONYMISED, detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
+                             covers={"events": events, "at": _utc_naive(now).isoformat(timespec="microseconds")}, actor=actor or os_user())
         return Anonymisation(len(events), legacy, snapshots)
 
     @staticmethod
@@ -233,6 +260,10 @@ class AuditLog:
         if row is None:
             return GENESIS
         return row.value.split(":")[1] if ":" in row.value else row.value
+
+
+def _naming(person_id: str) -> ColumnElement[bool]:
+    return (AuditEvent.person_id == person_id) | (AuditEvent.nearest_id == person_id)
 
 
 def _snapshot_paths(session: Session, rows: ColumnElement[bool]) -> list[str]:

@@ -50,8 +50,10 @@ def _sha256(content: object) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def personal_digest(salt: str, person_id: str | None, snapshot: str | None) -> str:
-    return _sha256([salt, person_id, snapshot])
+def personal_digest(salt: str, person_id: str | None, snapshot: str | None, nearest_id: str | None = None) -> str:
+    """What the row hash covers of the personal fields; a row without a nearest person (all rows
+    before schema 0007) hashes exactly as before."""
+    return _sha256([salt, person_id, snapshot] + ([nearest_id] if nearest_id is not None else []))
 
 
 def _content(row: AuditEvent, prev_hash: str) -> dict[str, object]:
@@ -83,8 +85,11 @@ def row_digest(row: AuditEvent, prev_hash: str) -> str:
 
 def keyed_digest(key: bytes, row: AuditEvent, prev_hash: str) -> str:
     """HMAC-SHA256 over every column (the person and snapshot through their salted digest; the
-    time of a later anonymisation through the ``anonymised`` row that covers it)."""
+    time of a later anonymisation through the ``anonymised`` row that covers it; the actor of an
+    admin row)."""
     content = {**_content(row, prev_hash), "personal": row.personal_digest, "covers": row.covers, "scheme": "hmac-sha256/1"}
+    if row.actor is not None:  # schema 0007: rows before it hash as they always did
+        content["actor"] = row.actor
     return hmac.new(key, json.dumps(content, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
 
 
@@ -117,9 +122,9 @@ def personal_problem(row: AuditEvent) -> str | None:
     if row.personal_digest is None:
         return None
     if row.personal_salt is None:  # anonymised: nothing personal may have come back
-        if row.person_id is None and row.snapshot is None:
+        if row.person_id is None and row.snapshot is None and row.nearest_id is None:
             return None
-    elif personal_digest(row.personal_salt, row.person_id, row.snapshot) == row.personal_digest:
+    elif personal_digest(row.personal_salt, row.person_id, row.snapshot, row.nearest_id) == row.personal_digest:
         return None
     return f"event {row.event_id}: person or snapshot does not match its digest (row edited)"
 

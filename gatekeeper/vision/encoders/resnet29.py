@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gatekeeper.encoders.dlib_dat import DlibLayer, DlibNetwork
+from gatekeeper.vision.encoders.dlib_dat import DlibLayer, DlibNetwork
 
 # (channels, blocks, first block downsamples)
 LEVELS: tuple[tuple[int, int, bool], ...] = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))

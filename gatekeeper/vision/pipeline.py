@@ -1,0 +1,124 @@
+"""One code path from pixels to embeddings: detect -> align -> quality -> embed.
+
+Enrollment, the door daemon, `verify` and evaluation all call this, so a face is treated the same
+way wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gatekeeper.vision.align import ARCFACE_112, align_face
+from gatekeeper.config import Settings
+from gatekeeper.vision.detect import PHOTO_PROFILE, DetectorProfile, FaceDetection, FaceDetector
+from gatekeeper.vision.encoder import FaceEncoder
+from gatekeeper.vision.quality import FaceQuality, QualityGate, assess
+from gatekeeper.errors import InputError
+
+
+class FaceError(InputError):
+    """A photo holds no usable face: names the file and the reason."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass
+class AnalysedFace:
+    detection: FaceDetection
+    crop: np.ndarray  # aligned on the encoder's template (e.g. 150x150 for DoorNet v2)
+    quality: FaceQuality
+    problems: list[str]
+    embedding: np.ndarray | None = None  # set only for faces that passed the quality gate
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class PipelineProfile:
+    """How one kind of picture is read: which detector finds its faces, which quality gate they
+    must pass and how they are embedded. The door, `verify` and enrollment each have one."""
+
+    name: str
+    detector: FaceDetector
+    gate: QualityGate
+    flip: bool | None  # mirror-averaged embedding; None: the encoder's own default
+
+
+class FacePipeline:
+    """detect -> align -> judge -> embed, each a public stage; ``analyse`` runs them in order.
+
+    Benchmarks and evaluation time or reuse the stages one by one; nothing re-implements them."""
+
+    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None) -> None:
+        self.settings = settings
+        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
+        # Door frames need speed and hold faces of a known size; photos may be anything. A photo
+        # given to `verify` is judged and embedded as the door judges a frame; enrollment photos
+        # get their own (lower) face-size bar, as a badge photo is often smaller than a door face.
+        photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
+        door_gate = QualityGate(settings)
+        self.door = PipelineProfile("door", FaceDetector.from_profile(door_profile(settings)), door_gate, settings.door_flip_average)
+        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average)
+        self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None)
+
+    # -- stages ---------------------------------------------------------------------------------
+    def detect(self, image_rgb: np.ndarray, profile: PipelineProfile) -> list[FaceDetection]:
+        """Confident faces, largest first. Low-confidence detections are mostly not faces
+        (patterns, posters): they are dropped rather than reported as low-quality faces."""
+        confident = [f for f in profile.detector.detect(image_rgb) if f.score >= self.settings.min_detection_score]
+        return sorted(confident, key=lambda f: f.width, reverse=True)
+
+    def align(self, image_rgb: np.ndarray, detection: FaceDetection) -> tuple[np.ndarray, FaceQuality]:
+        """The crop the encoder was trained on, and the face's quality. Quality is measured on
+        the fixed ArcFace crop, so its thresholds mean the same thing whatever encoder runs."""
+        quality = assess(detection, align_face(image_rgb, detection.landmarks, ARCFACE_112))
+        return align_face(image_rgb, detection.landmarks, self.encoder.template), quality
+
+    def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile) -> AnalysedFace:
+        return AnalysedFace(detection, crop, quality, profile.gate.problems(quality))
+
+    def embed(self, faces: list[AnalysedFace], profile: PipelineProfile) -> None:
+        """Sets the embedding of every usable face, in one encoder batch."""
+        usable = [a for a in faces if a.usable]
+        if usable:
+            for face, emb in zip(usable, self.encoder.embed(np.stack([a.crop for a in usable]), flip=profile.flip)):
+                face.embedding = emb
+
+    # -- the stages in order --------------------------------------------------------------------
+    def analyse(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None) -> list[AnalysedFace]:
+        """Every face in the picture (a door frame unless told otherwise), largest first; usable
+        ones carry an embedding."""
+        profile = profile or self.door
+        faces = [self.judge(det, *self.align(image_rgb, det), profile) for det in self.detect(image_rgb, profile)]
+        self.embed(faces, profile)
+        return faces
+
+    def analyse_photo(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
+        """Every face in a photo (any size, thorough detection), judged and embedded as the door
+        judges and embeds a frame."""
+        return self.analyse(image_rgb, self.photo)
+
+    def enrollment_face(self, image_rgb: np.ndarray, path: Path | str) -> AnalysedFace:
+        """The one clear face of an enrollment photo, or a ``FaceError`` saying why not."""
+        faces = self.analyse(image_rgb, self.enrollment)
+        if not faces:
+            raise FaceError(path, "no face found")
+        main = faces[0]
+        if len(faces) > 1 and faces[1].detection.width >= self.settings.second_face_ratio * main.detection.width:
+            raise FaceError(path, f"{len(faces)} faces of similar size; enrollment photos must show one person")
+        if main.problems:
+            raise FaceError(path, "; ".join(main.problems))
+        return main
+
+
+def door_profile(settings: Settings) -> DetectorProfile:
+    """The door's detector settings (also what the benchmarks time as "shipped")."""
+    return DetectorProfile(settings.detect_min_face_px, settings.detect_max_side, settings.detect_pyramid_factor, settings.detect_thresholds)

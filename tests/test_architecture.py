@@ -1,0 +1,73 @@
+"""The package's shape: no import cycle (function-level imports included) and one-way layers.
+
+grimp reads every import statement of every module, including those inside functions, so a cycle
+hidden behind a function-level import is found too. Imports under ``if TYPE_CHECKING`` are left out:
+they never run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import grimp
+import pytest
+
+# Top to bottom: a layer may import the layers below it, never one above.
+LAYERS = [
+    ("gatekeeper.cli", "gatekeeper.demo", "gatekeeper.training"),
+    ("gatekeeper.api",),
+    ("gatekeeper.app",),
+    ("gatekeeper.door",),
+    ("gatekeeper.services",),
+    ("gatekeeper.gallery", "gatekeeper.thresholds", "gatekeeper.vision"),
+    ("gatekeeper.storage",),
+    ("gatekeeper.core",),
+]
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("gatekeeper", exclude_type_checking_imports=True, cache_dir=None)
+
+
+def test_no_import_cycle(graph: grimp.ImportGraph) -> None:
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back:
+                cycles.append(" -> ".join((module, *back)))
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_function_level_imports_are_seen(graph: grimp.ImportGraph) -> None:
+    # The composition root imports the face pipeline inside a property (start-up speed): the
+    # cycle check above only means something if such imports are part of the graph.
+    assert graph.direct_import_exists(importer="gatekeeper.app", imported="gatekeeper.vision.pipeline")
+
+
+@pytest.mark.parametrize("upper", range(len(LAYERS) - 1))
+def test_lower_layers_never_import_upper_ones(graph: grimp.ImportGraph, upper: int) -> None:
+    illegal = []
+    for high in LAYERS[upper]:
+        for lower_layer in LAYERS[upper + 1 :]:
+            for low in lower_layer:
+                chain = graph.find_shortest_chains(importer=low, imported=high, as_packages=True)
+                illegal += [" -> ".join(c) for c in chain]
+    assert not illegal, f"a lower layer imports {LAYERS[upper]}:\n" + "\n".join(illegal)
+
+
+def test_vision_and_core_know_nothing_of_storage(graph: grimp.ImportGraph) -> None:
+    for pure in ("gatekeeper.core", "gatekeeper.vision"):
+        for io in ("gatekeeper.storage", "gatekeeper.door", "gatekeeper.services", "gatekeeper.gallery"):
+            assert not graph.find_shortest_chains(importer=pure, imported=io, as_packages=True), f"{pure} reaches {io}"
+
+
+@pytest.mark.parametrize("module", ["gatekeeper.cli", "gatekeeper.app", "gatekeeper.services.audit", "gatekeeper.settings_report", "gatekeeper.display"])
+def test_database_commands_load_no_face_stack(module: str) -> None:
+    """What `people`, `audit` and `config` import never loads torch, MTCNN, OpenCV or faiss:
+    those alone take seconds to start on a door box."""
+    code = f"import sys, {module}; print(sorted(m for m in ('torch', 'faiss', 'facenet_pytorch', 'cv2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"{module} loads {out}"
