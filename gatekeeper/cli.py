@@ -478,11 +478,11 @@ def config_show() -> None:
     from gatekeeper.settings_report import setting_rows
     settings = Settings()
     table = Table(title="gatekeeper settings")
-    for col in ("setting", "value", "from"):
+    for col in ("concern", "setting", "value", "from"):
         table.add_column(col)
-    for key, value, source in setting_rows(settings):
-        table.add_row(safe(key), safe(value), safe(source))
-    table.add_row("(database)", safe(redact_database_url(settings.resolved_database_url)), "")
+    for concern, key, value, source in setting_rows(settings):
+        table.add_row(concern, safe(key), safe(value), safe(source))
+    table.add_row("storage", "(database)", safe(redact_database_url(settings.resolved_database_url)), "")
     console.print(table)
 
 

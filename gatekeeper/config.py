@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from gatekeeper.errors import InputError
@@ -40,16 +40,30 @@ def _toml_sources(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSetting
 
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEKEEPER_", extra="forbid")
+class StorageSettings(BaseModel):
+    """Where the installation's data lives, and the keys that protect it."""
 
-    # Storage
     data_dir: Path = Field(Path("gatekeeper-data"), description="database, index and snapshots live here")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
     template_key_file: Path | None = Field(None, description="Fernet key file: encrypt embeddings at rest")
     audit_key_file: Path | None = Field(None, description="HMAC key of the audit chain; default: data_dir/audit.key, created once")
 
-    # Encoder and detector
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'gatekeeper.db').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "gallery.faiss"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.data_dir / "snapshots"
+
+
+class EncoderSettings(BaseModel):
+    """Which face encoder runs, and how much of the box it may use."""
+
     model: str = "doornet-v2"
     # bench/threads_under_load.py, OMP_WAIT_POLICY=PASSIVE: 1 thread was best idle and loaded on an
     # Intel Xeon VM (p95 29.6 / 30.7 ms vs 41.9 / 36.0 with 2) and a tie loaded on an AMD EPYC one
@@ -59,6 +73,11 @@ class Settings(BaseSettings):
     # 1e-4 (one grant in the 20-person door test). Off: faster, recalibrate first (model card).
     door_flip_average: bool = Field(True, description="also embed each door frame's mirror image and average")
     enroll_workers: int = Field(2, ge=1, le=32, description="processes embedding photos side by side during enrollment")
+
+
+class DetectionSettings(BaseModel):
+    """How hard the door's detector looks (photos use their own thorough profile)."""
+
     # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
     # eyes >= 40 px apart (min_inter_eye_px), so its box is >= ~80 px: smaller ones would fail the
     # quality gate anyway, and need not be searched for.
@@ -67,7 +86,17 @@ class Settings(BaseSettings):
     detect_pyramid_factor: float = Field(0.5, gt=0.1, lt=1.0, description="MTCNN scale step: smaller = fewer pyramid levels, faster")
     detect_thresholds: tuple[float, float, float] = Field((0.8, 0.8, 0.8), description="MTCNN P/R/O-net score thresholds")
 
-    # Quality gate (enrollment is stricter than the door: a bad template hurts every later visit)
+    @model_validator(mode="after")
+    def _detection_relations(self) -> Self:
+        if not all(0.0 < t < 1.0 for t in self.detect_thresholds):
+            raise ValueError(f"detect_thresholds must each lie in (0, 1), not {self.detect_thresholds}")
+        return self
+
+
+class QualitySettings(BaseModel):
+    """The quality gate a face must pass. Enrollment takes smaller faces than the door (a badge
+    photo often frames the face small) but is otherwise held to the same bars."""
+
     min_detection_score: float = Field(0.90, ge=0.0, le=1.0)
     min_inter_eye_px: float = Field(40.0, gt=0.0, le=1000.0)
     min_enroll_inter_eye_px: float = Field(32.0, gt=0.0, le=1000.0, description="LFW-like 250 px portraits have ~43 px")
@@ -77,7 +106,16 @@ class Settings(BaseSettings):
     max_brightness: float = Field(220.0, ge=0.0, le=255.0)
     second_face_ratio: float = Field(0.6, gt=0.0, le=1.0)
 
-    # Decision (None = the model card's calibrated value)
+    @model_validator(mode="after")
+    def _quality_relations(self) -> Self:
+        if self.min_brightness >= self.max_brightness:
+            raise ValueError(f"min_brightness ({self.min_brightness}) must be below max_brightness ({self.max_brightness})")
+        return self
+
+
+class DecisionSettings(BaseModel):
+    """How the door decides. A threshold left at None is the model card's calibrated value."""
+
     match_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min cosine similarity to grant (default: the model card's)")
     min_margin: float | None = Field(None, ge=0.0, lt=1.0, description="min best-minus-second similarity (default: the model card's)")
     duplicate_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="enrollment refuses a photo this similar to another person's photo (default: the model card's)")
@@ -97,7 +135,16 @@ class Settings(BaseSettings):
     accept_loose_threshold: bool = Field(False, description="allow match_threshold below the model card's FAR 1e-2 point")
     unknown_log_interval_s: float = Field(5.0, ge=0.0, le=3600.0)
 
-    # Door
+    @model_validator(mode="after")
+    def _decision_relations(self) -> Self:
+        if self.votes_needed > self.votes_window:
+            raise ValueError(f"votes_needed ({self.votes_needed}) cannot exceed votes_window ({self.votes_window})")
+        return self
+
+
+class DoorSettings(BaseModel):
+    """The door this process runs: its id, camera, actuator and reconnection."""
+
     door_id: str = Field("door-1", pattern=ID_PATTERN)
     source: str = "0"
     actuator: Literal["log", "command", "webhook"] = "log"
@@ -111,6 +158,31 @@ class Settings(BaseSettings):
     reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0)
     reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0)
 
+    @model_validator(mode="after")
+    def _door_relations(self) -> Self:
+        if self.door_id == "admin":
+            raise ValueError("door_id 'admin' is reserved: the audit log's admin rows use it")
+        if self.reconnect_initial_s > self.reconnect_max_s:
+            raise ValueError("reconnect_initial_s cannot exceed reconnect_max_s")
+        if self.actuator == "command" and not self.actuator_command:
+            raise ValueError("actuator 'command' needs actuator_command (GATEKEEPER_ACTUATOR_COMMAND)")
+        if self.actuator == "webhook" and not self.actuator_url:
+            raise ValueError("actuator 'webhook' needs actuator_url (GATEKEEPER_ACTUATOR_URL)")
+        return self
+
+
+# One validated model per concern, each with its own ranges and relations; the names stay flat
+# (GATEKEEPER_MATCH_THRESHOLD, not GATEKEEPER_DECISION__MATCH_THRESHOLD): they are what admins
+# type, what deployments' config files and the docs use.
+CONCERNS: dict[str, type[BaseModel]] = {
+    "storage": StorageSettings, "encoder": EncoderSettings, "detection": DetectionSettings,
+    "quality": QualitySettings, "decision": DecisionSettings, "door": DoorSettings,
+}
+
+
+class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, DoorSettings, BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEKEEPER_", extra="forbid")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -122,28 +194,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, *_toml_sources(settings_cls))
 
-    @model_validator(mode="after")
-    def _relations(self) -> Self:
-        if self.votes_needed > self.votes_window:
-            raise ValueError(f"votes_needed ({self.votes_needed}) cannot exceed votes_window ({self.votes_window})")
-        if self.min_brightness >= self.max_brightness:
-            raise ValueError(f"min_brightness ({self.min_brightness}) must be below max_brightness ({self.max_brightness})")
-        if self.door_id == "admin":
-            raise ValueError("door_id 'admin' is reserved: the audit log's admin rows use it")
-        if self.reconnect_initial_s > self.reconnect_max_s:
-            raise ValueError("reconnect_initial_s cannot exceed reconnect_max_s")
-        if not all(0.0 < t < 1.0 for t in self.detect_thresholds):
-            raise ValueError(f"detect_thresholds must each lie in (0, 1), not {self.detect_thresholds}")
-        return self
-
-    @property
-    def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'gatekeeper.db').resolve()}"
-
-    @property
-    def index_path(self) -> Path:
-        return self.data_dir / "gallery.faiss"
-
-    @property
-    def snapshot_dir(self) -> Path:
-        return self.data_dir / "snapshots"
+    def concern(self, name: str) -> BaseModel:
+        """The settings of one concern as their own model (e.g. ``settings.concern("decision")``)."""
+        model = CONCERNS[name]
+        return model.model_validate(self.model_dump(include=set(model.model_fields)))

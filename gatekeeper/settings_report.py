@@ -7,30 +7,33 @@ import tomllib
 from collections.abc import Iterator
 
 from gatekeeper.redaction import redact_database_url, redact_source, redact_url
-from gatekeeper.config import CONFIG_ENV, Settings, config_path
+from gatekeeper.config import CONCERNS, CONFIG_ENV, Settings, config_path
 from gatekeeper.model_files import manifest_calibration
 
 _SECRET_URLS = {"database_url": redact_database_url, "actuator_url": redact_url, "source": redact_source}
 _FROM_CARD = {"match_threshold", "min_margin", "duplicate_threshold", "track_same_person"}
 
 
-def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str]]:
-    """(name, value as shown, source) for every setting."""
+def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str, str]]:
+    """(concern, name, value as shown, source) for every setting, concern by concern."""
     path = config_path()
     in_file = tomllib.loads(path.read_text()) if path is not None else {}
     calibration = manifest_calibration(settings.model)
     env = {k.upper() for k in os.environ}  # pydantic-settings matches names case-insensitively
-    for name, value in settings.model_dump().items():
-        if f"GATEKEEPER_{name.upper()}" in env:
-            source = f"environment GATEKEEPER_{name.upper()}"
-        elif name in in_file:
-            source = f"{CONFIG_ENV} file {path}"
-        elif value is None and name in _FROM_CARD:
-            value, source = _from_card(name, calibration), f"model card ({settings.model} calibration)"  # the value in force
-        else:
-            source = "default"
-        shown = _SECRET_URLS[name](value) if name in _SECRET_URLS and isinstance(value, str) else value
-        yield name, str(shown), source
+    values = settings.model_dump()
+    for concern, model in CONCERNS.items():
+        for name in model.model_fields:
+            value = values[name]
+            if f"GATEKEEPER_{name.upper()}" in env:
+                source = f"environment GATEKEEPER_{name.upper()}"
+            elif name in in_file:
+                source = f"{CONFIG_ENV} file {path}"
+            elif value is None and name in _FROM_CARD:
+                value, source = _from_card(name, calibration), f"model card ({settings.model} calibration)"  # the value in force
+            else:
+                source = "default"
+            shown = _SECRET_URLS[name](value) if name in _SECRET_URLS and isinstance(value, str) else value
+            yield concern, name, str(shown), source
 
 
 def _from_card(name: str, calibration: dict) -> object:  # type: ignore[type-arg]

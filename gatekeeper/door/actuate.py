@@ -21,7 +21,7 @@ from typing import Protocol
 import httpx
 
 from gatekeeper.config import Settings
-from gatekeeper.errors import EnvironmentFault, InputError
+from gatekeeper.errors import EnvironmentFault
 from gatekeeper.redaction import redact_url
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,10 @@ def _kill_group(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
 
 
 def make_actuator(settings: Settings) -> DoorActuator:
-    if settings.actuator == "command":
-        if not settings.actuator_command:
-            raise InputError("actuator 'command' needs GATEKEEPER_ACTUATOR_COMMAND")
+    """The configured actuator (settings have checked that its command or URL is there)."""
+    if settings.actuator == "command" and settings.actuator_command:
         return CommandActuator(settings.actuator_command, settings.actuator_timeout_s)
-    if settings.actuator == "webhook":
-        if not settings.actuator_url:
-            raise InputError("actuator 'webhook' needs GATEKEEPER_ACTUATOR_URL")
+    if settings.actuator == "webhook" and settings.actuator_url:
         secret = settings.actuator_secret.get_secret_value().encode() if settings.actuator_secret else None
         return WebhookActuator(settings.actuator_url, settings.actuator_timeout_s, secret)
     return LogOnlyActuator()

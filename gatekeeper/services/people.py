@@ -51,4 +51,4 @@ def names_of(sessions: sessionmaker[Session], person_ids: set[str]) -> dict[str,
     if not person_ids:
         return {}
     with sessions() as s:
-        return dict(s.execute(select(Person.person_id, Person.name).where(Person.person_id.in_(person_ids))).tuples().all())
+        return {pid: name for pid, name in s.execute(select(Person.person_id, Person.name).where(Person.person_id.in_(person_ids)))}

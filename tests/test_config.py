@@ -1,0 +1,42 @@
+"""Configuration: one validated model per concern, whose relations hold on their own and inside
+the flat Settings the environment fills."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import ValidationError
+
+from gatekeeper.config import CONCERNS, DecisionSettings, DoorSettings, QualitySettings, Settings
+
+
+@pytest.mark.parametrize(
+    ("model", "values", "named"),
+    [
+        (DecisionSettings, {"votes_needed": 4, "votes_window": 3}, "votes_needed (4) cannot exceed votes_window (3)"),
+        (QualitySettings, {"min_brightness": 200, "max_brightness": 100}, "must be below max_brightness"),
+        (DoorSettings, {"door_id": "admin"}, "reserved"),
+        (DoorSettings, {"actuator": "webhook"}, "needs actuator_url"),
+        (DoorSettings, {"actuator": "command"}, "needs actuator_command"),
+        (DoorSettings, {"reconnect_initial_s": 10, "reconnect_max_s": 1}, "cannot exceed reconnect_max_s"),
+        (DoorSettings, {"door_id": "front door; rm -rf"}, "pattern"),
+        (DecisionSettings, {"match_threshold": 1.5}, "less than 1"),
+    ],
+)
+def test_each_concern_refuses_what_does_not_hold_together(model: type, values: dict, named: str) -> None:  # type: ignore[type-arg]
+    for cls in (model, Settings):  # the concern alone, and inside the settings the door reads
+        with pytest.raises(ValidationError, match=re.escape(named)):
+            cls(**values)
+
+
+def test_every_setting_belongs_to_exactly_one_concern() -> None:
+    names = [n for model in CONCERNS.values() for n in model.model_fields]
+    assert len(names) == len(set(names)) and set(names) == set(Settings.model_fields)
+
+
+def test_a_concern_can_be_taken_out_as_its_own_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEKEEPER_VOTES_NEEDED", "3")
+    monkeypatch.setenv("GATEKEEPER_VOTES_WINDOW", "5")
+    decision = Settings().concern("decision")
+    assert isinstance(decision, DecisionSettings) and (decision.votes_needed, decision.votes_window) == (3, 5)
