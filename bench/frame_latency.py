@@ -36,7 +36,7 @@ from gatekeeper.vision.detect import TRAINING_PROFILE, DetectorProfile, FaceDete
 from gatekeeper.gallery import GalleryIndex  # noqa: E402
 from gatekeeper.vision.pipeline import FacePipeline, PipelineProfile, door_profile  # noqa: E402
 
-STAGES = ("detect", "align+quality", "embed", "search", "total")
+STAGES = ("detect", "align+quality", "liveness", "embed", "search", "total")
 
 
 def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -69,11 +69,11 @@ def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
-def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True) -> dict[str, object]:
+def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True, liveness: str = "passive") -> dict[str, object]:
     """Times the product's own pipeline stages on ``frames`` with the detector settings of one step."""
     torch.set_num_threads(threads)
     use_opencv_resampling(opencv)
-    stages = PipelineProfile(step, FaceDetector.from_profile(profile), pipeline.door.gate, flip)
+    stages = PipelineProfile(step, FaceDetector.from_profile(profile), pipeline.door.gate, flip, liveness != "off", liveness == "passive+blink")
     encoder = pipeline.encoder
     pipeline.analyse(frames[0], stages)  # warm-up: first-call allocations are not door latency
     times: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -85,6 +85,8 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
         t1 = time.perf_counter()
         judged = [pipeline.judge(f, *pipeline.align(frame, f), stages) for f in faces]
         t2 = time.perf_counter()
+        pipeline.check_liveness(frame, judged, stages)
+        t2b = time.perf_counter()
         pipeline.embed(judged, stages)
         emb = np.stack([a.embedding for a in judged if a.usable]) if any(a.usable for a in judged) else np.zeros((0, encoder.dim), np.float32)
         t3 = time.perf_counter()
@@ -94,9 +96,9 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
         if faces and ref is not None:
             eye = float(np.linalg.norm(ref[1] - ref[0]))
             shifts.append(float(np.linalg.norm(faces[0].landmarks - ref, axis=1).max()) / eye * 100)
-        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
+        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t2b - t2, t3 - t2b, t4 - t3, t4 - t0)):
             times[stage].append(dt * 1000)
-    row: dict[str, object] = {"step": step, "threads": threads, "flip_averaged": flip, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
+    row: dict[str, object] = {"step": step, "threads": threads, "flip_averaged": flip, "liveness": liveness, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
     row["landmark_shift_p50_pct"] = float(np.percentile(shifts, 50)) if shifts else None
     row["landmark_shift_p95_pct"] = float(np.percentile(shifts, 95)) if shifts else None
     for stage in STAGES:
@@ -109,6 +111,7 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
 BASELINE = TRAINING_PROFILE  # MTCNN defaults, as the training caches
 SHIPPED = door_profile(Settings())  # what the door runs
 DOOR_FLIP = Settings().door_flip_average  # the door's default: one encoder pass per frame
+LIVENESS = Settings().liveness  # the door's default liveness check (passive+blink)
 STEPS: list[tuple[str, DetectorProfile, bool, bool]] = [  # (step, profile, OpenCV resampling in MTCNN, flip-averaged embedding)
     ("baseline (MTCNN defaults, min 40)", BASELINE, False, True),
     ("+ min face 80 (eyes >= 40 px)", DetectorProfile(80, 640), False, True),
@@ -147,9 +150,10 @@ def main() -> None:
     gallery = GalleryIndex.build(gallery_vecs, np.arange(1000), [f"p{i}" for i in range(1000)], encoder.dim, 0, "bench")
     reference = reference_landmarks(pipeline, frames)
     steps = STEPS[-2:-1] if args.quick else STEPS
-    rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip) for step, profile, opencv, flip in steps for threads in (1, 2)]
+    rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip, LIVENESS if step.endswith("(= shipped)") else "off") for step, profile, opencv, flip in steps for threads in (1, 2)]
+    rows += [run_setting(frames, pipeline, gallery, 1, "option: liveness passive only", SHIPPED, True, reference, DOOR_FLIP, "passive")]
     with busy_neighbour(1):  # a door box is shared: video decoding, the console, log shipping
-        rows += [run_setting(frames, pipeline, gallery, threads, "shipped, 1 busy neighbour", SHIPPED, True, reference, DOOR_FLIP) for threads in (1, 2)]
+        rows += [run_setting(frames, pipeline, gallery, threads, "shipped, 1 busy neighbour", SHIPPED, True, reference, DOOR_FLIP, LIVENESS) for threads in (1, 2)]
     header = f"{'step':<34} {'thr':>3} | " + " | ".join(f"{s:>13} p50/p95" for s in STAGES) + " |   fps | found | landmark shift p50/p95"
     print(header)
     for r in rows:

@@ -254,11 +254,12 @@ def verify(
     if not results:
         _fail("no photos found in " + ", ".join(str(p) for p in photos), 2)
     names = names_of(gk.sessions, {c.person_id for r in results for f in r.faces for c in f.candidates})
+    live = gk.thresholds.liveness
     if fmt == OutputFormat.json:
-        sys.stdout.write(json.dumps([_verdict_json(r, names) for r in results], indent=2) + "\n")
+        sys.stdout.write(json.dumps([_verdict_json(r, names, live) for r in results], indent=2) + "\n")
     else:
         for r in results:
-            _print_verdict(r, names, gk.thresholds.match, gk.thresholds.margin)
+            _print_verdict(r, names, gk.thresholds.match, gk.thresholds.margin, live)
     if not all(r.judged for r in results):
         raise typer.Exit(1)
 
@@ -267,7 +268,7 @@ def _who(person_id: str | None, names: dict[str, str]) -> str:
     return f"{names.get(person_id, '')} ({person_id})" if person_id else ""
 
 
-def _print_verdict(r, names: dict[str, str], threshold: float, margin: float) -> None:  # type: ignore[no-untyped-def]
+def _print_verdict(r, names: dict[str, str], threshold: float, margin: float, live: float | None) -> None:  # type: ignore[no-untyped-def]
     if r.error:
         console.print(f"{safe(r.photo)}: [red]{safe(r.error)}")
         return
@@ -276,7 +277,8 @@ def _print_verdict(r, names: dict[str, str], threshold: float, margin: float) ->
         if face.problems:
             console.print(f"{where}: not usable at the door: {safe('; '.join(face.problems))}")
             continue
-        table = Table(title=f"{where}: {face.verdict} {safe(_who(face.vote.person_id, names))} (threshold {threshold:.3f}, margin {margin:.3f})")
+        liveness = "" if face.liveness is None or live is None else f"; liveness {face.liveness:.3f} ({'live' if face.liveness >= live else 'NOT live: the door would refuse it'}, threshold {live:.3f})"
+        table = Table(title=f"{where}: {face.verdict} {safe(_who(face.vote.person_id, names))} (threshold {threshold:.3f}, margin {margin:.3f}{liveness})")
         for col in ("name", "id", "similarity"):
             table.add_column(col)
         for c in face.candidates:
@@ -284,7 +286,7 @@ def _print_verdict(r, names: dict[str, str], threshold: float, margin: float) ->
         console.print(table)
 
 
-def _verdict_json(r, names: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _verdict_json(r, names: dict[str, str], live: float | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {
         "photo": r.photo,
         "error": r.error,
@@ -292,6 +294,8 @@ def _verdict_json(r, names: dict[str, str]) -> dict[str, object]:  # type: ignor
             {
                 "verdict": f.verdict, "person_id": f.vote.person_id, "name": names.get(f.vote.person_id or "") if f.vote.person_id else None,
                 "problems": f.problems, "box": [round(v, 1) for v in f.box],
+                "liveness": None if f.liveness is None else round(f.liveness, 4),
+                "live": None if f.liveness is None or live is None else f.liveness >= live,
                 "candidates": [{"person_id": c.person_id, "name": names.get(c.person_id), "similarity": round(c.similarity, 4)} for c in f.candidates],
             }
             for f in r.faces

@@ -142,6 +142,20 @@ class DecisionSettings(BaseModel):
         return self
 
 
+class LivenessSettings(BaseModel):
+    """Is the face at the door a live person? ``passive+blink`` (default): the MiniFASNet pair on
+    every usable door frame must find the track live (mean score at or above the threshold), which
+    refuses printed photos, and the track must blink within ``liveness_window_s``, which refuses
+    still images that fool the nets (a third of them do). ``passive`` drops the blink: no wait for
+    staff, but still images get in. ``off`` lets a printed photo in. Thresholds default to the
+    calibration in models/liveness.json (bench/liveness.py)."""
+
+    liveness: Literal["passive+blink", "passive", "off"] = "passive+blink"
+    liveness_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min mean live score of a track to grant")
+    liveness_blink_depth: float | None = Field(None, gt=0.0, lt=1.0, description="how far both eyes must close (fraction of open) to count as a blink")
+    liveness_window_s: float = Field(4.0, gt=0.0, le=30.0, description="how long a matched, live track may wait for its blink")
+
+
 class DoorSettings(BaseModel):
     """The door this process runs: its id, camera, actuator and reconnection."""
 
@@ -176,11 +190,11 @@ class DoorSettings(BaseModel):
 # type, what deployments' config files and the docs use.
 CONCERNS: dict[str, type[BaseModel]] = {
     "storage": StorageSettings, "encoder": EncoderSettings, "detection": DetectionSettings,
-    "quality": QualitySettings, "decision": DecisionSettings, "door": DoorSettings,
+    "quality": QualitySettings, "decision": DecisionSettings, "liveness": LivenessSettings, "door": DoorSettings,
 }
 
 
-class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, DoorSettings, BaseSettings):
+class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, LivenessSettings, DoorSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEKEEPER_", extra="forbid")
 
     @classmethod

@@ -72,6 +72,10 @@ def write_clip(path: Path, seed: int = 7) -> Path:
     frames += [doorway(rng) for _ in range(EMPTY_FRAMES)]
     frames += [visitor_frame(grace_hopper(), 380, rng) for _ in range(VISIT_FRAMES)]
     frames += [doorway(rng) for _ in range(EMPTY_FRAMES)]
+    return _write(path, frames)
+
+
+def _write(path: Path, frames: list[np.ndarray]) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (FRAME_W, FRAME_H))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}: OpenCV has no MJPG writer")
@@ -79,6 +83,12 @@ def write_clip(path: Path, seed: int = 7) -> Path:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
+
+
+def write_still_clip(path: Path, seconds: float, seed: int = 8) -> Path:
+    """Collins's portrait held in front of the camera for ``seconds``, moving a little."""
+    rng = np.random.default_rng(seed)
+    return _write(path, [visitor_frame(astronaut(), 430, rng) for _ in range(int(seconds * 15))])
 
 
 def run_demo(workdir: Path, console: Console) -> None:
@@ -89,7 +99,10 @@ def run_demo(workdir: Path, console: Console) -> None:
     photos.mkdir(parents=True)
     cv2.imwrite(str(photos / "astronaut.png"), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
     clip = write_clip(workdir / "door-camera.avi")
-    gk = App(Settings(data_dir=workdir / "data", source=str(clip), unknown_log_interval_s=0.0, door_id="demo-door"))
+    # The clip's visitors are still photos, which a door with liveness on refuses (step 4 shows
+    # it): the matching part of the demo runs with liveness off, and says so.
+    settings = Settings(data_dir=workdir / "data", source=str(clip), unknown_log_interval_s=0.0, door_id="demo-door", liveness="off")
+    gk = App(settings)
 
     console.rule("1. enroll employees from photos")
     result = gk.enrollment.enroll("eileen-collins", "Eileen Collins", [gk.enrollment.embed_photo(p) for p in sorted(photos.iterdir())])
@@ -97,11 +110,19 @@ def run_demo(workdir: Path, console: Console) -> None:
 
     console.rule("2. replay the door camera through the daemon")
     console.print(f"clip {clip}: Eileen Collins (enrolled) walks up, empty doorway, Grace Hopper (not enrolled) walks up")
+    console.print("liveness is off for this replay: its visitors are still photos (step 4 turns it on)")
     actuator = LogOnlyActuator()
     stats = gk.daemon(actuator).run(open_source(str(clip)), threading.Event())
     console.print(f"{stats.frames} frames, {stats.faces} faces seen, door unlocked for: {[p for _, p in actuator.unlocks] or 'nobody'}")
 
-    console.rule("3. audit the match log")
+    console.rule("3. liveness on: Collins's photo held up to the camera")
+    still = write_still_clip(workdir / "photo-held-up.avi", settings.liveness_window_s + 1.0)
+    spoof = App(settings.model_copy(update={"liveness": "passive+blink", "door_id": "demo-door-2"}))
+    actuator = LogOnlyActuator()
+    spoof.daemon(actuator).run(open_source(str(still)), threading.Event())
+    console.print(f"clip {still}: the enrolled face, but a photo that never blinks; door unlocked for: {[p for _, p in actuator.unlocks] or 'nobody'}")
+
+    console.rule("4. audit the match log")
     console.print(audit_table(gk.audit.query(AuditFilter())))
     problems = gk.audit.verify()
     console.print("[green]audit chain intact" if not problems else f"[red]{problems}")

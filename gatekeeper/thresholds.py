@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from gatekeeper.config import Settings
 from gatekeeper.core.policy import PolicyRules
-from gatekeeper.vision.encoder import ModelCard
-
 from gatekeeper.errors import InputError
+from gatekeeper.model_files import MODELS_DIR
+from gatekeeper.vision.encoder import ModelCard
+from gatekeeper.vision.liveness import MANIFEST as LIVENESS_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,9 @@ class DecisionThresholds:
     votes_window: int  # ... of the last M frames of a track
     duplicate: float  # enrollment: a new photo this similar to another person's photo is refused
     same_person: float  # door tracker: a face in a track's spot below this is someone else (a new visit)
+    liveness: float | None = None  # a track's mean live score needed to grant; None: liveness off
+    blink: float | None = None  # the blink depth a track needs; None: no blink needed
+    liveness_window_s: float = 4.0
 
     @classmethod
     def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
@@ -35,8 +40,33 @@ class DecisionThresholds:
             )
         duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
         same = settings.track_same_person if settings.track_same_person is not None else (loosest if loosest is not None else match)
-        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same))
+        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same),
+                   liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s)
 
     def rules(self, cooldown_s: float) -> PolicyRules:
         """What the door policy needs of these thresholds."""
-        return PolicyRules(self.match, self.margin, self.votes_needed, self.votes_window, cooldown_s)
+        return PolicyRules(self.match, self.margin, self.votes_needed, self.votes_window, cooldown_s, self.liveness, self.blink, self.liveness_window_s)
+
+
+def liveness_threshold(settings: Settings) -> float | None:
+    """The live score a track needs: the setting, else the liveness manifest's calibration; None
+    when liveness is off. A manifest without a calibration is refused (the door would guess)."""
+    if settings.liveness == "off":
+        return None
+    return _calibrated(settings.liveness_threshold, "passive_threshold", "GATEKEEPER_LIVENESS_THRESHOLD")
+
+
+def blink_depth(settings: Settings) -> float | None:
+    """The blink a track needs (``passive+blink``): the setting, else the calibration."""
+    if settings.liveness != "passive+blink":
+        return None
+    return _calibrated(settings.liveness_blink_depth, "blink_depth", "GATEKEEPER_LIVENESS_BLINK_DEPTH")
+
+
+def _calibrated(setting: float | None, key: str, env: str) -> float:
+    if setting is not None:
+        return float(setting)
+    try:
+        return float(json.loads((MODELS_DIR / LIVENESS_MANIFEST).read_text())["calibration"][key])
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"no liveness calibration {key!r} in {MODELS_DIR / LIVENESS_MANIFEST} ({exc}): set {env}") from exc

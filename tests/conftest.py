@@ -18,6 +18,14 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("GATEKEEPER_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
+@pytest.fixture(autouse=True)
+def _photos_at_the_door(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most door tests replay photos (LFW, public-domain portraits) to test matching, tracking and
+    faults: a liveness-checking door would rightly refuse some of them as photos. Liveness is off
+    for those tests (and the processes they start); tests/test_liveness.py turns it on."""
+    monkeypatch.setenv("GATEKEEPER_LIVENESS", "off")
+
+
 @pytest.fixture(scope="session")
 def lfw() -> Path:
     root = datasets_dir() / "lfw"

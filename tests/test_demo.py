@@ -14,8 +14,9 @@ def test_demo_grants_the_enrolled_astronaut_and_denies_grace_hopper(tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "door unlocked for: ['eileen-collins']" in result.output
     rows = [line for line in result.output.splitlines() if "demo-door" in line]
-    assert len(rows) == 2 and "granted" in rows[0] and "eileen-collins" in rows[0]
+    assert len(rows) == 3 and "granted" in rows[0] and "eileen-collins" in rows[0]
     assert "denied-unknown" in rows[1]
+    assert "demo-door-2" in rows[2] and "denied-spoof" in rows[2], "with liveness on, her photo is refused"
     assert "audit chain intact" in result.output
 
 

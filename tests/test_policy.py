@@ -122,3 +122,66 @@ def test_the_core_imports_no_model_database_or_index_library() -> None:
     code = "import sys, gatekeeper.core; heavy = [m for m in ('numpy', 'torch', 'faiss', 'sqlalchemy', 'cv2') if m in sys.modules]; print(heavy); sys.exit(bool(heavy))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+LIVE_RULES = PolicyRules(0.94, 0.02, votes_needed=2, votes_window=3, cooldown_s=10.0, liveness=0.5)
+
+
+@pytest.mark.parametrize(
+    ("scores", "decision", "why"),
+    [
+        ([0.9, 0.8], Decision.GRANTED, "a live track is let in"),
+        ([0.01, 0.02], Decision.DENIED_SPOOF, "a printed photo of ada matches her, and is refused"),
+        ([0.6, 0.3], Decision.DENIED_SPOOF, "mean 0.45 is below 0.5"),
+        ([0.3, 0.9], Decision.GRANTED, "the track's mean, 0.6, not its last frame"),
+        ([None, None], Decision.DENIED_SPOOF, "no score at all is no proof of life"),
+    ],
+)
+def test_a_winner_is_granted_only_when_the_track_is_live(scores: list[float | None], decision: Decision, why: str) -> None:
+    policy, track = DoorPolicy(LIVE_RULES), TrackVotes()
+    candidates = _c(("ada", 0.96), ("bob", 0.5))
+    verdicts = [policy.judge(track, ADA, candidates, now=0.1 * i, live_score=s) for i, s in enumerate(scores)]
+    verdict = verdicts[-1]
+    assert verdict is not None and verdict.decision == decision, why
+    if decision == Decision.DENIED_SPOOF:
+        assert verdict.person_id is None and verdict.nearest == "ada" and "not a live face" in verdict.detail
+
+
+def test_liveness_off_grants_on_the_match_alone() -> None:
+    policy, track = DoorPolicy(RULES), TrackVotes()
+    verdicts = [policy.judge(track, ADA, _c(("ada", 0.96)), now=0.1 * i, live_score=0.0) for i in range(2)]
+    assert verdicts[-1] is not None and verdicts[-1].decision == Decision.GRANTED
+
+
+def test_strangers_are_refused_as_unknown_whatever_their_liveness() -> None:
+    policy, track = DoorPolicy(LIVE_RULES), TrackVotes()
+    verdicts = [policy.judge(track, UNKNOWN, _c(("ada", 0.5)), now=0.1 * i, live_score=0.01) for i in range(3)]
+    assert verdicts[-1] is not None and verdicts[-1].decision == Decision.DENIED_UNKNOWN
+
+
+BLINK_RULES = PolicyRules(0.94, 0.02, votes_needed=2, votes_window=3, cooldown_s=10.0, liveness=0.5, blink=0.2, liveness_window_s=1.0)
+
+
+@pytest.mark.parametrize(
+    ("blinks", "decision", "decided_at", "why"),
+    [
+        ([0.0, 0.3], Decision.GRANTED, 1, "matched, live, and blinked: in at once"),
+        ([0.0, 0.0, 0.0, 0.25, 0.0], Decision.GRANTED, 3, "waits for the blink inside the window"),
+        ([0.0] * 12, Decision.DENIED_SPOOF, 10, "a still image never blinks: refused when the window ends"),
+        ([0.1] * 12, Decision.DENIED_SPOOF, 10, "a twitch is not a blink"),
+    ],
+)
+def test_a_live_track_must_blink_within_the_window(blinks: list[float], decision: Decision, decided_at: int, why: str) -> None:
+    policy, track = DoorPolicy(BLINK_RULES), TrackVotes()
+    verdicts = [policy.judge(track, ADA, _c(("ada", 0.96), ("bob", 0.5)), now=0.1 * i, live_score=0.9, blink_depth=b) for i, b in enumerate(blinks)]
+    decided = [i for i, v in enumerate(verdicts) if v is not None]
+    assert decided == [decided_at], (why, verdicts)
+    assert verdicts[decided_at].decision == decision, why
+    if decision == Decision.DENIED_SPOOF:
+        assert "no blink" in verdicts[decided_at].detail and verdicts[decided_at].nearest == "ada"
+
+
+def test_a_printed_photo_is_refused_at_once_without_waiting_for_a_blink() -> None:
+    policy, track = DoorPolicy(BLINK_RULES), TrackVotes()
+    verdicts = [policy.judge(track, ADA, _c(("ada", 0.96)), now=0.1 * i, live_score=0.01, blink_depth=0.0) for i in range(2)]
+    assert verdicts[1] is not None and verdicts[1].decision == Decision.DENIED_SPOOF and "not a live face" in verdicts[1].detail

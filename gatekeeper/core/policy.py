@@ -22,6 +22,9 @@ class PolicyRules:
     votes_needed: int  # the same person must win N ...
     votes_window: int  # ... of the last M frames of a track
     cooldown_s: float  # one grant per person per cooldown
+    liveness: float | None = None  # the track's mean live score must reach this to grant; None: not checked
+    blink: float | None = None  # ... and the track must have blinked this deep; None: no blink needed
+    liveness_window_s: float = 4.0  # how long a matched track may wait for its blink
 
 
 @dataclass
@@ -29,7 +32,14 @@ class TrackVotes:
     """What the policy remembers about one face track."""
 
     votes: list[Vote] = field(default_factory=list)
+    live_scores: list[float] = field(default_factory=list)  # passive liveness of its usable frames
+    blink_depth: float = 0.0  # the deepest blink seen on the track so far
+    started: float | None = None  # the injected clock's time of its first frame
     decided: bool = False
+
+    def liveness(self, window: int) -> float | None:
+        recent = self.live_scores[-window:]
+        return sum(recent) / len(recent) if recent else None
 
 
 class DoorPolicy:
@@ -48,24 +58,49 @@ class DoorPolicy:
             return AMBIGUOUS
         return Vote.person(candidates[0].person_id)
 
-    def judge(self, track: TrackVotes, vote: Vote, candidates: Sequence[Candidate], now: float) -> Verdict | None:
-        """Add this frame's vote to the track; a verdict once the track is decided, else None."""
+    def judge(self, track: TrackVotes, vote: Vote, candidates: Sequence[Candidate], now: float, live_score: float | None = None, blink_depth: float | None = None) -> Verdict | None:
+        """Add this frame's vote (and its liveness evidence) to the track; a verdict once the
+        track is decided, else None. A winner whose track is not live is refused, never granted;
+        one that is live but has not blinked yet waits, up to the liveness window."""
         if track.decided:
             return None
+        track.started = now if track.started is None else track.started
         track.votes = (track.votes + [vote])[-self.rules.votes_window :]
+        if live_score is not None:
+            track.live_scores.append(live_score)
+        if blink_depth is not None:
+            track.blink_depth = max(track.blink_depth, blink_depth)
         best = candidates[0].similarity if candidates else None
         second = candidates[1].similarity if len(candidates) > 1 else None
         winner = self._winner(track.votes)
         if winner is not None:
+            spoof, waiting = self._not_live(track, now)
+            if waiting:
+                return None  # matched and passively live: give the person the window to blink
             track.decided = True
+            if spoof:
+                return Verdict(Decision.DENIED_SPOOF, None, best, second, spoof, winner, track.liveness(self.rules.votes_window))
             if now - self._last_grant.get(winner, float("-inf")) < self.rules.cooldown_s:
                 return None  # the same visit seen again: no second unlock, no second event
             self._last_grant[winner] = now
-            return Verdict(Decision.GRANTED, winner, best, second)
+            return Verdict(Decision.GRANTED, winner, best, second, liveness=track.liveness(self.rules.votes_window))
         if len(track.votes) < self.rules.votes_window:
             return None
         track.decided = True
         return _denial(track.votes, candidates, best, second)
+
+    def _not_live(self, track: TrackVotes, now: float) -> tuple[str | None, bool]:
+        """(why the track is not live, or None; whether it may still prove it by blinking)."""
+        if self.rules.liveness is None:
+            return None, False
+        live = track.liveness(self.rules.votes_window)
+        if live is None or live < self.rules.liveness:  # no score at all is no proof of life
+            return f"liveness {'none' if live is None else f'{live:.3f}'} below {self.rules.liveness:.3f}: not a live face", False
+        if self.rules.blink is None or track.blink_depth >= self.rules.blink:
+            return None, False
+        if track.started is None or now - track.started < self.rules.liveness_window_s:
+            return None, True
+        return f"no blink in {self.rules.liveness_window_s:g} s (deepest {track.blink_depth:.2f}, needs {self.rules.blink:.2f}): a still image?", False
 
     def _winner(self, votes: list[Vote]) -> str | None:
         counts = Counter(v.person_id for v in votes if v.kind == VoteKind.PERSON)

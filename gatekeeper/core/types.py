@@ -43,6 +43,7 @@ class Decision(StrEnum):
     DENIED_UNKNOWN = "denied-unknown"
     DENIED_AMBIGUOUS = "denied-ambiguous"
     DENIED_QUALITY = "denied-quality"
+    DENIED_SPOOF = "denied-spoof"  # matched someone, but the face was not live (a photo)
     ERROR = "error"
     # What admins did, in the same chain (door "admin", the admin in ``actor``):
     ENROLLED = "enrolled"  # a new person, or a re-enrollment that replaced the photos
@@ -54,7 +55,7 @@ class Decision(StrEnum):
     PURGED = "purged"  # rows deleted for retention
 
 
-DOOR_DECISIONS = (Decision.GRANTED, Decision.DENIED_UNKNOWN, Decision.DENIED_AMBIGUOUS, Decision.DENIED_QUALITY, Decision.ERROR)
+DOOR_DECISIONS = (Decision.GRANTED, Decision.DENIED_UNKNOWN, Decision.DENIED_AMBIGUOUS, Decision.DENIED_QUALITY, Decision.DENIED_SPOOF, Decision.ERROR)
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,4 @@ class Verdict:
     second: float | None
     detail: str = ""
     nearest: str | None = None  # a denial's nearest enrolled person: who is refused, and by how much
+    liveness: float | None = None  # the track's mean passive liveness score, when the door checks it

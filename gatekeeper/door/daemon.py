@@ -59,6 +59,7 @@ class DoorDaemon:
         self.thresholds = thresholds
         self.actuator = actuator
         self.audit = audit
+        pipeline.require_liveness()  # fail closed at start: no liveness model, no door
         self.policy = DoorPolicy(thresholds.rules(settings.cooldown_s))
         self.unknown_rows = UnknownThrottle(settings.unknown_log_interval_s)
         self.tracker = FaceTracker(thresholds.same_person, max_age_s=settings.track_max_age_s)
@@ -100,9 +101,12 @@ class DoorDaemon:
     def _decide_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
         if self._stale is not None:
             return self._refuse_stale()
-        faces = self.pipeline.analyse(frame)
+        faces = self.pipeline.analyse(frame, liveness=False)
         self.stats.faces += len(faces)
         tracks = self.tracker.update([(f.detection.box, f.embedding) for f in faces], now)
+        # The liveness stage, before matching: only for visits still to be decided (a decided
+        # visit's frames change nothing), which keeps its cost off most frames.
+        self.pipeline.check_liveness(frame, [f for f, t in zip(faces, tracks) if not t.state.decided], self.pipeline.door)
         usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
         queries = [self._query(f, t) for f, t in usable]
         matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
@@ -112,7 +116,7 @@ class DoorDaemon:
             candidates = matches.get(id(face), [])
             vote = self.policy.frame_vote(candidates, face.usable)
             votes.append(vote)
-            verdict = self.policy.judge(track.state, vote, candidates, now)
+            verdict = self.policy.judge(track.state, vote, candidates, now, face.liveness, track.blink(face.eyes))
             if verdict is not None:
                 verdicts.append((verdict, face))
         kept = apply_tailgating([v for v, _ in verdicts], votes, self.settings.tailgating)
@@ -137,7 +141,7 @@ class DoorDaemon:
         self.audit.record(
             door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest,
             best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
-            model_version=self.pipeline.encoder.version, quality=face.quality.as_dict(),
+            model_version=self.pipeline.encoder.version, quality=_evidence(face, verdict),
             snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
         )
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
@@ -220,3 +224,10 @@ class DoorDaemon:
             self._error(detail)
         return [Verdict(Decision.ERROR, None, None, None, detail)]
 
+
+def _evidence(face: AnalysedFace, verdict: Verdict) -> dict[str, float]:
+    """The face's quality and, when the door checks it, the track's liveness score."""
+    out = face.quality.as_dict()
+    if verdict.liveness is not None:
+        out["liveness"] = round(verdict.liveness, 4)
+    return out

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gatekeeper.core.policy import TrackVotes
+from gatekeeper.vision.liveness import blink_depth
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -37,6 +38,14 @@ class Track:
     last_seen: float
     started: float = 0.0
     appearance: list[np.ndarray] = field(default_factory=list)  # recent embeddings: who this track is
+    eyes: list[tuple[float, float]] = field(default_factory=list)  # eye openness of its recent frames
+
+    def blink(self, eyes: tuple[float, float] | None, history: int = 90) -> float | None:
+        """Add this frame's eye openness; the deepest blink of the track so far (None: not measured)."""
+        if eyes is None:
+            return None
+        self.eyes = (self.eyes + [eyes])[-history:]
+        return blink_depth(self.eyes[-16:])  # the newest frames: the depth of a blink happening now
     state: TrackVotes = field(default_factory=TrackVotes)  # what the door policy remembers
     evidence: list[tuple[np.ndarray, float]] = field(default_factory=list)  # recent (embedding, weight)
 

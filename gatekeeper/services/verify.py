@@ -26,6 +26,7 @@ class FaceJudgement:
     candidates: list[Candidate]  # best first, up to ``top``
     problems: list[str]  # why the face is not usable (empty when it is)
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the photo's pixels
+    liveness: float | None = None  # the passive live score (None: liveness off, or face not usable)
 
     @property
     def verdict(self) -> str:
@@ -38,7 +39,7 @@ def judge_photo(pipeline: FacePipeline, gallery: GalleryIndex, policy: DoorPolic
     for face in pipeline.analyse_photo(image_rgb):
         candidates = gallery.search(face.embedding[None], k=max(top, 2))[0] if face.embedding is not None else []
         box = tuple(float(v) for v in face.detection.box)
-        out.append(FaceJudgement(policy.frame_vote(candidates, face.usable), candidates[:top], face.problems, box))  # type: ignore[arg-type]
+        out.append(FaceJudgement(policy.frame_vote(candidates, face.usable), candidates[:top], face.problems, box, face.liveness))  # type: ignore[arg-type]
     return out
 
 

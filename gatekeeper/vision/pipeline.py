@@ -1,4 +1,4 @@
-"""One code path from pixels to embeddings: detect -> align -> quality -> embed.
+"""One code path from pixels to embeddings: detect -> align -> quality -> liveness -> embed.
 
 Enrollment, the door daemon, `verify` and evaluation all call this, so a face is treated the same
 way wherever it comes from.
@@ -7,6 +7,7 @@ way wherever it comes from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from gatekeeper.vision.detect import PHOTO_PROFILE, DetectorProfile, FaceDetecti
 from gatekeeper.vision.encoder import FaceEncoder
 from gatekeeper.vision.quality import FaceQuality, QualityGate, assess
 from gatekeeper.errors import InputError
+from gatekeeper.vision.liveness import EyeOpenness, PassiveLiveness
 
 
 class FaceError(InputError):
@@ -35,6 +37,8 @@ class AnalysedFace:
     quality: FaceQuality
     problems: list[str]
     embedding: np.ndarray | None = None  # set only for faces that passed the quality gate
+    liveness: float | None = None  # passive live score, for usable faces where the profile checks it
+    eyes: tuple[float, float] | None = None  # (left, right) eye openness, where the door looks for blinks
 
     @property
     def usable(self) -> bool:
@@ -50,6 +54,8 @@ class PipelineProfile:
     detector: FaceDetector
     gate: QualityGate
     flip: bool | None  # mirror-averaged embedding; None: the encoder's own default
+    liveness: bool = False  # score usable faces for liveness (door and verify; never enrollment photos)
+    blinks: bool = False  # measure eye openness (the door: a blink needs video, a photo has none)
 
 
 class FacePipeline:
@@ -57,17 +63,35 @@ class FacePipeline:
 
     Benchmarks and evaluation time or reuse the stages one by one; nothing re-implements them."""
 
-    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None) -> None:
+    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, liveness: PassiveLiveness | None = None) -> None:
         self.settings = settings
         self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
+        self._passive = liveness
+        checks = settings.liveness != "off"
         # Door frames need speed and hold faces of a known size; photos may be anything. A photo
         # given to `verify` is judged and embedded as the door judges a frame; enrollment photos
         # get their own (lower) face-size bar, as a badge photo is often smaller than a door face.
         photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
         door_gate = QualityGate(settings)
-        self.door = PipelineProfile("door", FaceDetector.from_profile(door_profile(settings)), door_gate, settings.door_flip_average)
-        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average)
+        self.door = PipelineProfile("door", FaceDetector.from_profile(door_profile(settings)), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink")
+        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks)
         self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None)
+
+    # Liveness models load on first use (enrollment never needs them); the door calls
+    # require_liveness() at start, so missing or damaged nets stop it before it opens for anyone.
+    @cached_property
+    def passive(self) -> PassiveLiveness:
+        return self._passive or PassiveLiveness()
+
+    @cached_property
+    def eyes(self) -> EyeOpenness:
+        return EyeOpenness()
+
+    def require_liveness(self) -> None:
+        if self.door.liveness:
+            self.passive
+        if self.door.blinks:
+            self.eyes
 
     # -- stages ---------------------------------------------------------------------------------
     def detect(self, image_rgb: np.ndarray, profile: PipelineProfile) -> list[FaceDetection]:
@@ -85,6 +109,16 @@ class FacePipeline:
     def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile) -> AnalysedFace:
         return AnalysedFace(detection, crop, quality, profile.gate.problems(quality))
 
+    def check_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile) -> None:
+        """Sets the passive live score of every usable face (between quality and matching)."""
+        usable = [a for a in faces if a.usable]
+        if profile.liveness and usable:
+            for face, score in zip(usable, self.passive.scores(image_rgb, [a.detection for a in usable])):
+                face.liveness = float(score)
+        if profile.blinks:
+            for face in usable:
+                face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
+
     def embed(self, faces: list[AnalysedFace], profile: PipelineProfile) -> None:
         """Sets the embedding of every usable face, in one encoder batch."""
         usable = [a for a in faces if a.usable]
@@ -93,11 +127,14 @@ class FacePipeline:
                 face.embedding = emb
 
     # -- the stages in order --------------------------------------------------------------------
-    def analyse(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None) -> list[AnalysedFace]:
+    def analyse(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None, liveness: bool = True) -> list[AnalysedFace]:
         """Every face in the picture (a door frame unless told otherwise), largest first; usable
-        ones carry an embedding."""
+        ones carry an embedding. ``liveness=False`` leaves the liveness stage to the caller (the
+        door runs it only for faces whose visit is still undecided)."""
         profile = profile or self.door
         faces = [self.judge(det, *self.align(image_rgb, det), profile) for det in self.detect(image_rgb, profile)]
+        if liveness:
+            self.check_liveness(image_rgb, faces, profile)
         self.embed(faces, profile)
         return faces
 

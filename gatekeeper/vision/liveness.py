@@ -1,0 +1,165 @@
+"""Liveness evidence: is the face at the door a live person, not a printed photo or a still image?
+
+Two kinds of evidence, both from what the pipeline already has:
+
+- **Passive, per frame**: the two MiniFASNet nets (Apache-2.0, `models/minifasnet-*.pt`) on crops
+  of 2.7x and 4.0x the face box, their "live" probabilities averaged. Established on the NUAA
+  sample (bench/liveness.py): BGR channel order, raw 0-255 values, class 1 = live (AUC 1.0 there;
+  RGB or 0-1 scaling gives AUC < 0.35 or near-constant outputs).
+- **Temporal, per track**: a *blink*. MediaPipe's face-mesh model (Apache-2.0,
+  `models/face-mesh.tflite`, run by LiteRT) gives each frame's eye aspect ratio; both eyes falling
+  well below their recent median is something a printed or on-screen still photo cannot do.
+  Parallax of the mesh (a flat photo's points follow one homography) was measured too and did not
+  separate live from still faces on these clips (bench/liveness.py): it is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from ai_edge_litert.interpreter import Interpreter
+
+from gatekeeper.errors import EnvironmentFault
+from gatekeeper.model_files import MODELS_DIR
+from gatekeeper.vision.align import ARCFACE_112, AlignmentTemplate, align_face
+from gatekeeper.vision.detect import FaceDetection
+from gatekeeper.vision.encoders.minifasnet import MiniFASNet
+
+MANIFEST = "liveness.json"
+INPUT = 80
+
+
+class LivenessModelError(EnvironmentFault):
+    """The liveness nets are missing or do not match their manifest: the door must not open."""
+
+
+@dataclass(frozen=True)
+class PassiveNet:
+    net: MiniFASNet
+    scale: float  # crop side = scale x the face box, around its centre
+
+
+class PassiveLiveness:
+    """Live probability of each face in a frame: the ensemble's mean of class ``live_class``."""
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        folder = models_dir or MODELS_DIR
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            self.nets = [PassiveNet(MiniFASNet(torch.load(_checked(folder / n["file"], n["sha256"]), map_location="cpu", weights_only=True)), float(n["scale"])) for n in manifest["nets"]]
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise LivenessModelError(f"no usable liveness model in {folder} ({exc}): the door cannot tell a photo from a person and stays shut") from exc
+        self.live_class = int(manifest["live_class"])
+        self.calibration: dict[str, float] = manifest.get("calibration", {})
+
+    def scores(self, image_rgb: np.ndarray, faces: list[FaceDetection]) -> np.ndarray:
+        """(len(faces),) live probabilities in [0, 1]."""
+        if not faces:
+            return np.zeros(0, np.float32)
+        bgr = np.ascontiguousarray(image_rgb[:, :, ::-1])
+        total = np.zeros(len(faces), np.float32)
+        with torch.inference_mode():
+            for p in self.nets:
+                crops = np.stack([_crop(bgr, f.box, p.scale) for f in faces])
+                batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
+                total += torch.softmax(p.net(batch), dim=1)[:, self.live_class].numpy()
+        return total / len(self.nets)
+
+
+def _checked(path: Path, sha256: str) -> Path:
+    if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+        raise ValueError(f"{path.name} does not match the sha256 in {MANIFEST}")
+    return path
+
+
+def _crop(image: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
+    """``scale`` x the box around its centre (shrunk to fit, then shifted inside the image), 80x80:
+    the framing the nets were trained on."""
+    h, w = image.shape[:2]
+    bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
+    scale = min((h - 1) / bh, (w - 1) / bw, scale)
+    cw, ch = bw * scale, bh * scale
+    left = min(max(0.0, (box[0] + box[2]) / 2 - cw / 2), w - 1 - cw)
+    top = min(max(0.0, (box[1] + box[3]) / 2 - ch / 2), h - 1 - ch)
+    patch = image[int(top) : int(top + ch) + 1, int(left) : int(left + cw) + 1]
+    return cv2.resize(patch, (INPUT, INPUT))
+
+
+# -- temporal evidence: blinks ---------------------------------------------------------------
+# MediaPipe's face-mesh model looks at a 192x192 crop with the face in its middle third; the
+# ArcFace template, shrunk a little about its centre, frames the face that way from MTCNN's points.
+MESH_TEMPLATE = AlignmentTemplate("mesh-192", 192, ((ARCFACE_112.points - 56.0) * (192 / 112) * 0.85 + 96.0).astype(np.float32))
+LEFT_EYE = (33, 133, 160, 144, 158, 153)  # corners, then two upper/lower lid pairs
+RIGHT_EYE = (362, 263, 385, 380, 387, 373)
+
+
+class EyeOpenness:
+    """Eye aspect ratio (lid gap over eye width) of both eyes, from the face mesh: it falls by a
+    fifth or more while a live eye blinks and stays put on a photo (bench/liveness.py)."""
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        folder = models_dir or MODELS_DIR
+        try:
+            mesh = json.loads((folder / MANIFEST).read_text())["face_mesh"]
+            with _quiet_stderr():  # LiteRT announces its XNNPACK delegate on stderr, from C++
+                self._mesh = Interpreter(model_path=str(_checked(folder / mesh["file"], mesh["sha256"])), num_threads=1)
+                self._mesh.allocate_tensors()
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise LivenessModelError(f"no usable face-mesh model in {folder} ({exc}): the door cannot see a blink and stays shut") from exc
+        self._input = self._mesh.get_input_details()[0]["index"]
+        self._points = self._mesh.get_output_details()[0]["index"]
+
+    def measure(self, image_rgb: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
+        """(left, right) eye aspect ratios of the face with these five landmarks."""
+        crop = align_face(image_rgb, landmarks, MESH_TEMPLATE).astype(np.float32)[None] / 255.0
+        self._mesh.set_tensor(self._input, crop)
+        self._mesh.invoke()
+        mesh = self._mesh.get_tensor(self._points).reshape(-1, 3)[:, :2]
+        return _aspect(mesh, LEFT_EYE), _aspect(mesh, RIGHT_EYE)
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 pointed at /dev/null for the duration (C++ libraries bypass Python)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _aspect(mesh: np.ndarray, eye: tuple[int, ...]) -> float:
+    c1, c2, a1, b1, a2, b2 = eye
+    width = float(np.linalg.norm(mesh[c1] - mesh[c2])) or 1.0
+    return (float(np.linalg.norm(mesh[a1] - mesh[b1])) + float(np.linalg.norm(mesh[a2] - mesh[b2]))) / (2 * width)
+
+
+def blink_depth(openness: list[tuple[float, float]], reference_frames: int = 8) -> float:
+    """The deepest blink in a track's frames: how far both eyes' openness (averaged over two
+    frames, which halves the mesh's jitter and keeps a blink, several frames long) fell below
+    their median over the frames just before, as a fraction of it. The smaller eye's fall counts:
+    a blink closes both eyes, jitter seldom dips both at once. 0 for fewer than four frames."""
+    eyes = np.asarray(openness, np.float64).reshape(-1, 2)
+    if len(eyes) < 4:
+        return 0.0
+    eyes = (eyes[1:] + eyes[:-1]) / 2
+    depth = 0.0
+    for t in range(2, len(eyes)):
+        before = np.median(eyes[max(0, t - reference_frames) : t], axis=0)
+        fall = (before - eyes[t]) / np.maximum(before, 1e-6)
+        depth = max(depth, float(fall.min()))
+    return depth
