@@ -109,10 +109,11 @@ class FacePipeline:
     def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile) -> AnalysedFace:
         return AnalysedFace(detection, crop, quality, profile.gate.problems(quality))
 
-    def check_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile) -> None:
-        """Sets the passive live score of every usable face (between quality and matching)."""
+    def check_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile, passive: bool = True) -> None:
+        """Sets the passive live score (unless ``passive`` is False) and the eye openness of every
+        usable face, as the profile asks (between quality and matching)."""
         usable = [a for a in faces if a.usable]
-        if profile.liveness and usable:
+        if profile.liveness and passive and usable:
             for face, score in zip(usable, self.passive.scores(image_rgb, [a.detection for a in usable])):
                 face.liveness = float(score)
         if profile.blinks:
