@@ -110,7 +110,7 @@ def run_demo(workdir: Path, console: Console) -> None:
 
     console.rule("2. replay the door camera through the daemon")
     console.print(f"clip {clip}: Eileen Collins (enrolled) walks up, empty doorway, Grace Hopper (not enrolled) walks up")
-    console.print("liveness is off for this replay: its visitors are still photos (step 4 turns it on)")
+    console.print("liveness is off for this replay: its visitors are still photos (step 3 turns it on)")
     actuator = LogOnlyActuator()
     stats = gk.daemon(actuator).run(open_source(str(clip)), threading.Event())
     console.print(f"{stats.frames} frames, {stats.faces} faces seen, door unlocked for: {[p for _, p in actuator.unlocks] or 'nobody'}")

@@ -104,7 +104,7 @@ def test_a_missing_liveness_model_keeps_the_door_shut(tmp_path: Path, live_setti
         PassiveLiveness(tmp_path)
     damaged = tmp_path / "models"
     shutil.copytree(MODELS_DIR, damaged, ignore=shutil.ignore_patterns("doornet-*"))
-    (damaged / "minifasnet-v2.pt").write_bytes(b"not the published weights")
+    (damaged / "minifasnet-v2.onnx").write_bytes(b"not the published weights")
     with pytest.raises(LivenessModelError, match="sha256"):
         PassiveLiveness(damaged)
 
@@ -189,3 +189,25 @@ def test_a_still_photo_sliding_across_the_frame_is_refused(lfw: Path, make_app, 
     assert actuator.unlocks == []
     rows = gk.audit.query(AuditFilter(door_id=door_settings.door_id))
     assert [r.decision for r in rows] == [Decision.DENIED_SPOOF] and rows[0].nearest_id == name
+
+
+def test_the_door_runtime_gives_the_networks_outputs(nuaa: Path, passive: PassiveLiveness) -> None:
+    """The ONNX files OpenCV runs at the door compute what the MiniFASNet written here computes
+    from the published state dicts, on real crops of both kinds."""
+    import torch
+
+    from gatekeeper.vision.detect import FaceDetector
+    from gatekeeper.vision.encoders.minifasnet import MiniFASNet, load_state
+    from gatekeeper.vision.liveness import _crop
+
+    manifest = json.loads((MODELS_DIR / "liveness.json").read_text())
+    detector = FaceDetector(min_face_px=64)
+    for photo in (sorted((nuaa / "real").glob("*.jpg"))[0], sorted((nuaa / "print").glob("*.jpg"))[0]):
+        image = read_rgb(photo)
+        face = max(detector.detect(image), key=lambda f: f.width)
+        for spec, runtime in zip(manifest["nets"], passive.nets):
+            crop = _crop(np.ascontiguousarray(image[:, :, ::-1]), face.box, runtime.scale).astype(np.float32).transpose(2, 0, 1)[None]
+            with torch.inference_mode():
+                expected = MiniFASNet(load_state(MODELS_DIR / spec["file"]))(torch.from_numpy(crop)).numpy()
+            runtime.net.setInput(np.ascontiguousarray(crop))
+            np.testing.assert_allclose(runtime.net.forward(), expected, atol=1e-4)

@@ -49,6 +49,25 @@ def train_port(out: Path = Path("runs/port/model.pt")) -> None:
     console.print(f"wrote {path} and {path.with_suffix('.json')}")
 
 
+@train_app.command("liveness-onnx")
+def train_liveness_onnx() -> None:
+    """Rebuild models/minifasnet-*.onnx (what the door runs) from the shipped .pt state dicts and
+    record their sha256 in models/liveness.json."""
+    import hashlib
+
+    from gatekeeper.model_files import MODELS_DIR
+    from gatekeeper.vision.encoders.minifasnet import export_onnx, load_state
+
+    manifest_path = MODELS_DIR / "liveness.json"
+    manifest = json.loads(manifest_path.read_text())
+    for net in manifest["nets"]:
+        out = MODELS_DIR / net["onnx"]
+        export_onnx(load_state(MODELS_DIR / net["file"]), out)
+        net["onnx_sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
+        console.print(f"wrote {out}")
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 @train_app.command("run")
 def train_run(
     name: Annotated[str, typer.Option(help="run name: runs/<name>/")],

@@ -2,7 +2,8 @@
 
 Two kinds of evidence, both from what the pipeline already has:
 
-- **Passive, per frame**: the two MiniFASNet nets (Apache-2.0, `models/minifasnet-*.pt`) on crops
+- **Passive, per frame**: the two MiniFASNet nets (Apache-2.0, `models/minifasnet-*.pt`, run as
+  ONNX by OpenCV's DNN module: `models/minifasnet-*.onnx`, the same outputs to 1e-6) on crops
   of 2.7x and 4.0x the face box, their "live" probabilities averaged. Established on the NUAA
   sample (bench/liveness.py): BGR channel order, raw 0-255 values, class 1 = live (AUC 1.0 there;
   RGB or 0-1 scaling gives AUC < 0.35 or near-constant outputs).
@@ -26,14 +27,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from ai_edge_litert.interpreter import Interpreter
 
 from gatekeeper.errors import EnvironmentFault
 from gatekeeper.model_files import MODELS_DIR
 from gatekeeper.vision.align import ARCFACE_112, AlignmentTemplate, align_face
 from gatekeeper.vision.detect import FaceDetection
-from gatekeeper.vision.encoders.minifasnet import MiniFASNet
 
 MANIFEST = "liveness.json"
 INPUT = 80
@@ -43,9 +42,9 @@ class LivenessModelError(EnvironmentFault):
     """The liveness nets are missing or do not match their manifest: the door must not open."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PassiveNet:
-    net: MiniFASNet
+    net: cv2.dnn.Net  # the MiniFASNet as ONNX, run by OpenCV (models/minifasnet-*.onnx)
     scale: float  # crop side = scale x the face box, around its centre
 
 
@@ -56,8 +55,8 @@ class PassiveLiveness:
         folder = models_dir or MODELS_DIR
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
-            self.nets = [PassiveNet(MiniFASNet(torch.load(_checked(folder / n["file"], n["sha256"]), map_location="cpu", weights_only=True)), float(n["scale"])) for n in manifest["nets"]]
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            self.nets = [PassiveNet(cv2.dnn.readNetFromONNX(str(_checked(folder / n["onnx"], n["onnx_sha256"]))), float(n["scale"])) for n in manifest["nets"]]
+        except (OSError, KeyError, ValueError, cv2.error) as exc:
             raise LivenessModelError(f"no usable liveness model in {folder} ({exc}): the door cannot tell a photo from a person and stays shut") from exc
         self.live_class = int(manifest["live_class"])
         self.calibration: dict[str, float] = manifest.get("calibration", {})
@@ -68,11 +67,12 @@ class PassiveLiveness:
             return np.zeros(0, np.float32)
         bgr = np.ascontiguousarray(image_rgb[:, :, ::-1])
         total = np.zeros(len(faces), np.float32)
-        with torch.inference_mode():
-            for p in self.nets:
-                crops = np.stack([_crop(bgr, f.box, p.scale) for f in faces])
-                batch = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
-                total += torch.softmax(p.net(batch), dim=1)[:, self.live_class].numpy()
+        for p in self.nets:
+            crops = np.stack([_crop(bgr, f.box, p.scale) for f in faces]).astype(np.float32)
+            p.net.setInput(np.ascontiguousarray(crops.transpose(0, 3, 1, 2)))
+            logits = p.net.forward()
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            total += (e / e.sum(axis=1, keepdims=True))[:, self.live_class]
         return total / len(self.nets)
 
 
