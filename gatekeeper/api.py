@@ -35,6 +35,7 @@ class Identification:
     similarity: float | None  # the best candidate's cosine similarity
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the image's pixels
     problems: tuple[str, ...]  # why the face is not usable (empty otherwise)
+    liveness: float | None = None  # the passive live score (None when liveness is off or the face unusable)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Deployment:
         app = self._app
         policy = DoorPolicy(app.thresholds.rules(app.settings.cooldown_s))
         return [
-            Identification(j.verdict, j.vote.person_id, j.candidates[0].similarity if j.candidates else None, j.box, tuple(j.problems))
+            Identification(j.verdict, j.vote.person_id, j.candidates[0].similarity if j.candidates else None, j.box, tuple(j.problems), j.liveness)
             for j in judge_photo(app.pipeline, app.gallery(), policy, image_rgb)
         ]
 

@@ -277,7 +277,7 @@ def _print_verdict(r, names: dict[str, str], threshold: float, margin: float, li
         if face.problems:
             console.print(f"{where}: not usable at the door: {safe('; '.join(face.problems))}")
             continue
-        liveness = "" if face.liveness is None or live is None else f"; liveness {face.liveness:.3f} ({'live' if face.liveness >= live else 'NOT live: the door would refuse it'}, threshold {live:.3f})"
+        liveness = "" if face.liveness is None or live is None else f"; passive liveness {face.liveness:.3f} ({'passes' if face.liveness >= live else 'FAILS: the door would refuse it'}, threshold {live:.3f}; a photo cannot show the blink the door may also need)"
         table = Table(title=f"{where}: {face.verdict} {safe(_who(face.vote.person_id, names))} (threshold {threshold:.3f}, margin {margin:.3f}{liveness})")
         for col in ("name", "id", "similarity"):
             table.add_column(col)
@@ -322,7 +322,8 @@ def run(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}")
+    live = "off" if gk.thresholds.liveness is None else f"{settings.liveness} (live score {gk.thresholds.liveness:.3f}" + (f", blink {gk.thresholds.blink:.3f} within {settings.liveness_window_s:g} s)" if gk.thresholds.blink else ")")
+    console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}; liveness {live}")
     stats = daemon.run(frames, stop)
     console.print(f"stopped after {safe(stats.summary())}")
 

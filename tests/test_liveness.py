@@ -211,3 +211,14 @@ def test_the_door_runtime_gives_the_networks_outputs(nuaa: Path, passive: Passiv
                 expected = MiniFASNet(load_state(MODELS_DIR / spec["file"]))(torch.from_numpy(crop)).numpy()
             runtime.net.setInput(np.ascontiguousarray(crop))
             np.testing.assert_allclose(runtime.net.forward(), expected, atol=1e-4)
+
+
+def test_the_public_api_reports_the_passive_score(nuaa: Path, tmp_path: Path) -> None:
+    import gatekeeper
+
+    door = gatekeeper.open(tmp_path / "data", liveness="passive")
+    real = sorted((nuaa / "real").glob("0015_*.jpg"))
+    assert door.enroll("0015", "subject 0015", real[:2]).enrolled
+    (printed,) = door.identify(read_rgb(sorted((nuaa / "print").glob("0015_*.jpg"))[0]))
+    (live,) = door.identify(read_rgb(real[-1]))
+    assert printed.liveness is not None and live.liveness is not None and printed.liveness < 0.1 < live.liveness
