@@ -40,3 +40,18 @@ def test_a_concern_can_be_taken_out_as_its_own_model(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GATEKEEPER_VOTES_WINDOW", "5")
     decision = Settings().concern("decision")
     assert isinstance(decision, DecisionSettings) and (decision.votes_needed, decision.votes_window) == (3, 5)
+
+
+def test_config_show_prints_the_liveness_thresholds_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gatekeeper.cli import app
+    from gatekeeper.model_files import MODELS_DIR
+
+    monkeypatch.setenv("GATEKEEPER_LIVENESS", "passive+blink")
+    out = CliRunner().invoke(app, ["config", "show"])
+    calibration = json.loads((MODELS_DIR / "liveness.json").read_text())["calibration"]
+    row = next(line for line in out.output.splitlines() if "liveness_threshold" in line)
+    assert str(calibration["passive_threshold"]) in row and "liveness manifest" in row, "the value in force, not None"
