@@ -20,6 +20,7 @@ def _models_dir() -> Path:
 
 MODELS_DIR = _models_dir()
 DEFAULT_MODEL = "doornet-v2"
+LIVENESS_MANIFEST = "liveness.json"  # the liveness models' files, sha256s and calibration
 
 
 def resolve_model_path(model: str | Path) -> Path:
@@ -36,3 +37,9 @@ def manifest_calibration(model: str | Path) -> dict[str, Any]:
         return dict(json.loads(resolve_model_path(model).with_suffix(".json").read_text()).get("calibration", {}))
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+def liveness_calibration(folder: Path = MODELS_DIR) -> dict[str, Any]:
+    """The calibration block of the liveness manifest; raises OSError/ValueError when unreadable
+    (the door must not guess its thresholds; `config show` catches and shows nothing)."""
+    return dict(json.loads((folder / LIVENESS_MANIFEST).read_text())["calibration"])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from collections.abc import Iterator
 
 from gatekeeper.redaction import redact_database_url, redact_source, redact_url
 from gatekeeper.config import CONCERNS, CONFIG_ENV, Settings, config_path
-from gatekeeper.model_files import MODELS_DIR, manifest_calibration
+from gatekeeper.model_files import LIVENESS_MANIFEST, liveness_calibration, manifest_calibration
 
 _SECRET_URLS = {"database_url": redact_database_url, "actuator_url": redact_url, "source": redact_source}
 _FROM_LIVENESS = {"liveness_threshold": "passive_threshold", "liveness_blink_depth": "blink_depth"}
@@ -33,7 +32,7 @@ def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str, str]]:
             elif value is None and name in _FROM_CARD:
                 value, source = _from_card(name, calibration), f"model card ({settings.model} calibration)"  # the value in force
             elif value is None and name in _FROM_LIVENESS and settings.liveness != "off":
-                value, source = _liveness_calibration().get(_FROM_LIVENESS[name]), "liveness manifest (models/liveness.json)"
+                value, source = _liveness_calibration().get(_FROM_LIVENESS[name]), f"liveness manifest (models/{LIVENESS_MANIFEST})"
             else:
                 source = "default"
             shown = _SECRET_URLS[name](value) if name in _SECRET_URLS and isinstance(value, str) else value
@@ -42,8 +41,8 @@ def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str, str]]:
 
 def _liveness_calibration() -> dict:  # type: ignore[type-arg]
     try:
-        return dict(json.loads((MODELS_DIR / "liveness.json").read_text()).get("calibration", {}))
-    except (OSError, ValueError):
+        return liveness_calibration()
+    except (OSError, ValueError, KeyError):
         return {}
 
 

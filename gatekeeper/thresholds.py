@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from gatekeeper.config import Settings
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.errors import InputError
-from gatekeeper.model_files import MODELS_DIR
+from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration
 from gatekeeper.vision.encoder import ModelCard
-from gatekeeper.vision.liveness import MANIFEST as LIVENESS_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -67,6 +65,6 @@ def _calibrated(setting: float | None, key: str, env: str) -> float:
     if setting is not None:
         return float(setting)
     try:
-        return float(json.loads((MODELS_DIR / LIVENESS_MANIFEST).read_text())["calibration"][key])
+        return float(liveness_calibration(MODELS_DIR)[key])
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise InputError(f"no liveness calibration {key!r} in {MODELS_DIR / LIVENESS_MANIFEST} ({exc}): set {env}") from exc

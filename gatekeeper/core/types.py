@@ -55,8 +55,6 @@ class Decision(StrEnum):
     PURGED = "purged"  # rows deleted for retention
 
 
-DOOR_DECISIONS = (Decision.GRANTED, Decision.DENIED_UNKNOWN, Decision.DENIED_AMBIGUOUS, Decision.DENIED_QUALITY, Decision.DENIED_SPOOF, Decision.ERROR)
-
 
 @dataclass(frozen=True)
 class Verdict:

@@ -55,10 +55,10 @@ def train_liveness_onnx() -> None:
     record their sha256 in models/liveness.json."""
     import hashlib
 
-    from gatekeeper.model_files import MODELS_DIR
+    from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR
     from gatekeeper.vision.encoders.minifasnet import export_onnx, load_state
 
-    manifest_path = MODELS_DIR / "liveness.json"
+    manifest_path = MODELS_DIR / LIVENESS_MANIFEST
     manifest = json.loads(manifest_path.read_text())
     for net in manifest["nets"]:
         out = MODELS_DIR / net["onnx"]

@@ -30,11 +30,11 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from gatekeeper.errors import EnvironmentFault
-from gatekeeper.model_files import MODELS_DIR
+from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR
 from gatekeeper.vision.align import ARCFACE_112, AlignmentTemplate, align_face
 from gatekeeper.vision.detect import FaceDetection
 
-MANIFEST = "liveness.json"
+MANIFEST = LIVENESS_MANIFEST
 INPUT = 80
 
 
