@@ -188,7 +188,7 @@ def main() -> None:
         print(f"door level, both checks: bona fide ZJU visits granted {rate(granted, len(clips))}")
         report["door_bona_fide_granted"] = {"visits": len(clips), "granted": granted}
     passive_in = sum((visit_score(r["scores"], args.window) or 0.0) >= threshold for r in held_stills)
-    print(f"door level, passive only (the default): still-photo visits let in {rate(passive_in, len(held_stills))}")
+    print(f"door level, passive check only: still-photo visits let in {rate(passive_in, len(held_stills))}")
     report["door_still_let_in_passive_only"] = {"visits": len(held_stills), "let_in": passive_in}
     for label, rows in (("NUAA held-out print visits", [a for a in held if a["kind"] == "print"]), ("still-photo visits", held_stills)):
         let_in = sum((visit_score(r["scores"], args.window) or 0.0) >= threshold and r["blink"] >= blink for r in rows)
