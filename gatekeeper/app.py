@@ -7,6 +7,8 @@ well under two seconds on a door box, and those imports alone take several.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from gatekeeper.door.actuate import DoorActuator
     from gatekeeper.door.daemon import DoorDaemon
     from gatekeeper.gallery import GalleryIndex
+    from gatekeeper.services.access import AccessAdmin
     from gatekeeper.services.enrollment import Enrollment
     from gatekeeper.services.privacy import ForgetReport
     from gatekeeper.thresholds import DecisionThresholds
@@ -72,6 +75,13 @@ class App:
         return Enrollment(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, self.audit, self.actor)
 
     @cached_property
+    def access(self) -> AccessAdmin:
+        """Doors, schedules, groups, validity, lockdown: the access policy's one writer."""
+        from gatekeeper.services.access import AccessAdmin
+
+        return AccessAdmin(self.sessions, self.audit, self.actor, self.settings.timezone)
+
+    @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.sessions, audit_key(self.settings.audit_key_file, self.settings.data_dir / "audit.key"), self.settings.snapshot_dir)
 
@@ -83,8 +93,8 @@ class App:
 
         return forget_person(self.enrollment, self.audit, person_id, anonymise, reason)
 
-    def daemon(self, actuator: DoorActuator | None = None) -> DoorDaemon:
+    def daemon(self, actuator: DoorActuator | None = None, clock: Callable[[], datetime] | None = None) -> DoorDaemon:
         from gatekeeper.door.actuate import make_actuator
         from gatekeeper.door.daemon import DoorDaemon
 
-        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit)
+        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock)

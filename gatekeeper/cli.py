@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
+from gatekeeper.access_cli import access_app, door_app
 from gatekeeper.app import App
 from gatekeeper.config import Settings
 from gatekeeper.core.types import Decision
@@ -499,6 +500,8 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo's data goes"
     run_demo(workdir, console)
 
 
+app.add_typer(access_app, name="access")
+app.add_typer(door_app, name="door")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("calibrate")(calibrate_cmd)

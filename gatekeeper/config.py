@@ -16,6 +16,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from gatekeeper.core.access import zone
 from gatekeeper.errors import InputError
 
 
@@ -185,16 +186,29 @@ class DoorSettings(BaseModel):
         return self
 
 
+class AccessSettings(BaseModel):
+    """Access policy (`gatekeeper access`): the site's timezone, for doors created without one and
+    for validity dates and check times given without an offset."""
+
+    timezone: str = Field("UTC", max_length=64, description="IANA timezone of the site, e.g. Europe/Berlin")
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> Self:
+        zone(self.timezone)  # an unknown name is refused here, not at the door
+        return self
+
+
 # One validated model per concern, each with its own ranges and relations; the names stay flat
 # (GATEKEEPER_MATCH_THRESHOLD, not GATEKEEPER_DECISION__MATCH_THRESHOLD): they are what admins
 # type, what deployments' config files and the docs use.
 CONCERNS: dict[str, type[BaseModel]] = {
     "storage": StorageSettings, "encoder": EncoderSettings, "detection": DetectionSettings,
     "quality": QualitySettings, "decision": DecisionSettings, "liveness": LivenessSettings, "door": DoorSettings,
+    "access": AccessSettings,
 }
 
 
-class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, LivenessSettings, DoorSettings, BaseSettings):
+class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, LivenessSettings, DoorSettings, AccessSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEKEEPER_", extra="forbid")
 
     @classmethod

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from gatekeeper.core.access import AccessPolicy
 from gatekeeper.core.types import AMBIGUOUS, LOW_QUALITY, UNKNOWN, Candidate, Decision, Verdict, Vote, VoteKind
 
 
@@ -126,6 +128,21 @@ def apply_tailgating(verdicts: list[Verdict], frame_votes: Sequence[Vote], rule:
         Verdict(Decision.DENIED_UNKNOWN, v.person_id, v.best, v.second, "tailgating policy: an unknown face is present") if v.decision == Decision.GRANTED else v
         for v in verdicts
     ]
+
+
+def apply_access(verdicts: list[Verdict], policy: AccessPolicy, door_id: str, at: datetime) -> list[Verdict]:
+    """After the match: a grant stands only if the access policy lets that person through this
+    door at ``at``; otherwise ``denied-not-permitted`` with the policy's reason. An error in the
+    policy raises, and the caller fails closed."""
+    out = []
+    for v in verdicts:
+        if v.decision == Decision.GRANTED and v.person_id is not None:
+            answer = policy.check(v.person_id, door_id, at)
+            v = v if answer.permitted else replace(v, decision=Decision.DENIED_NOT_PERMITTED, detail=answer.detail())
+        elif v.decision == Decision.GRANTED:  # a grant naming nobody cannot be checked: refuse it
+            v = replace(v, decision=Decision.ERROR, detail="grant without a person: refused")
+        out.append(v)
+    return out
 
 
 class UnknownThrottle:

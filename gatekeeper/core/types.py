@@ -44,6 +44,7 @@ class Decision(StrEnum):
     DENIED_AMBIGUOUS = "denied-ambiguous"
     DENIED_QUALITY = "denied-quality"
     DENIED_SPOOF = "denied-spoof"  # matched someone, but the face was not live (a photo)
+    DENIED_NOT_PERMITTED = "denied-not-permitted"  # recognised and live, but the access policy says no
     ERROR = "error"
     # What admins did, in the same chain (door "admin", the admin in ``actor``):
     ENROLLED = "enrolled"  # a new person, or a re-enrollment that replaced the photos
@@ -53,6 +54,9 @@ class Decision(StrEnum):
     MIGRATED = "migrated"  # everyone re-embedded with another model
     ANONYMISED = "anonymised"  # rows cleared of a person on request
     PURGED = "purged"  # rows deleted for retention
+    ACCESS_CHANGED = "access-changed"  # a door, schedule, group, membership or validity changed
+    LOCKDOWN = "lockdown"  # a door locked down (only override groups pass)
+    RELEASED = "released"  # a door's lockdown lifted
 
 
 

@@ -2,8 +2,9 @@
 
 Fail closed: anything that goes wrong while a frame is processed, or while the door is being
 unlocked, ends in *no unlock* and an ``error`` row in the audit log; the daemon carries on with the
-next frame. Enrollment changes reach a running daemon through the gallery generation in the
-database, polled every few seconds.
+next frame. Enrollment and access-policy changes (a lockdown) reach a running daemon through two
+generation counters in the database, polled every few seconds; a grant stands only if the access
+policy lets that person through this door now (denied-not-permitted otherwise).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import cv2
 import numpy as np
@@ -22,9 +25,10 @@ from gatekeeper.door.actuate import DoorActuator
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.door.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
-from gatekeeper.core import Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_tailgating
+from gatekeeper.core import AccessPolicy, Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_access, apply_tailgating
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline
+from gatekeeper.storage.access import access_generation, load_access_policy
 from gatekeeper.storage.database import gallery_generation
 from gatekeeper.storage.files import write_private
 from gatekeeper.storage.templates import TemplateCodec
@@ -51,8 +55,10 @@ class DaemonStats:
 
 
 class DoorDaemon:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        # Wall-clock time for the access policy (schedules, validity); injected by replays and tests.
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.sessions = sessions
         self.codec = codec
         self.pipeline = pipeline
@@ -65,6 +71,7 @@ class DoorDaemon:
         self.tracker = FaceTracker(thresholds.same_person, max_age_s=settings.track_max_age_s)
         self.stats = DaemonStats()
         self.gallery: GalleryIndex = self._load_gallery()
+        self.access: AccessPolicy = self._load_access()
         self._checked_at = time.monotonic()
         self._stale: str | None = None  # why the gallery in memory is not known to be current
         self._last_stale_log = float("-inf")
@@ -124,6 +131,7 @@ class DoorDaemon:
             if verdict is not None:
                 verdicts.append((verdict, face))
         kept = apply_tailgating([v for v, _ in verdicts], votes, self.settings.tailgating)
+        kept = apply_access(kept, self.access, self.settings.door_id, self.clock())  # who may enter here, now
         for verdict, (_, face) in zip(kept, verdicts):
             self._act_and_audit(verdict, face, frame, now)
         return kept
@@ -199,17 +207,27 @@ class DoorDaemon:
     def _load_gallery(self) -> GalleryIndex:
         return load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
 
+    def _load_access(self) -> AccessPolicy:
+        with self.sessions() as session:
+            return load_access_policy(session, self.settings.timezone)
+
     def refresh_gallery(self, force: bool = False) -> None:
-        """Pick up enrollments and removals made by other processes (a cheap generation check)."""
+        """Pick up enrollments, removals and access changes (a lockdown) made by other processes:
+        two cheap generation checks."""
         if not force and time.monotonic() - self._checked_at < self.settings.gallery_refresh_s:
             return
         self._checked_at = time.monotonic()
         try:
             with self.sessions() as session:
                 generation = gallery_generation(session)
-            if generation != self.gallery.generation:
+                access = access_generation(session)
+            enrollment_changed = generation != self.gallery.generation
+            if enrollment_changed:
                 self.gallery = self._load_gallery()
                 log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
+            if enrollment_changed or access != self.access.generation:
+                self.access = self._load_access()  # new people may carry validity; a lockdown must land
+                log.info("access policy reloaded (generation %d)", self.access.generation)
             if self._stale is not None:
                 log.warning("%s: gallery current again (generation %d); deciding again", self.settings.door_id, generation)
             self._stale = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -27,6 +27,10 @@ class Person(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Access validity (schema 0008): instants in UTC; NULL = no start / no end.
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     photos: Mapped[list["Photo"]] = relationship(back_populates="person", cascade="all, delete-orphan")
 
 
@@ -92,3 +96,73 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# -- access policy (schema 0008): doors, schedules, groups, memberships ------------------------
+
+
+class Door(Base):
+    """A door the policy knows: its timezone (schedules are wall-clock times there) and mode."""
+
+    __tablename__ = "doors"
+
+    door_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    timezone: Mapped[str] = mapped_column(String(64))
+    lockdown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    lockdown_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    windows: Mapped[list["ScheduleWindow"]] = relationship(cascade="all, delete-orphan", order_by="ScheduleWindow.window_id")
+    holidays: Mapped[list["ScheduleHoliday"]] = relationship(cascade="all, delete-orphan", order_by="ScheduleHoliday.day")
+
+
+class ScheduleWindow(Base):
+    """A weekly window in the door's local time; ``end_minute <= start_minute`` runs past midnight."""
+
+    __tablename__ = "schedule_windows"
+
+    window_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(ForeignKey("schedules.name", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+
+
+class ScheduleHoliday(Base):
+    """A date on which the schedule's windows do not start (local date of the door)."""
+
+    __tablename__ = "schedule_holidays"
+
+    schedule: Mapped[str] = mapped_column(ForeignKey("schedules.name", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class AccessGroup(Base):
+    __tablename__ = "access_groups"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    override: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # passes doors in lockdown
+    grants: Mapped[list["GroupDoor"]] = relationship(cascade="all, delete-orphan")
+    members: Mapped[list["GroupMember"]] = relationship(cascade="all, delete-orphan")
+
+
+class GroupDoor(Base):
+    """The group may open the door while the schedule is open ("always": the built-in schedule)."""
+
+    __tablename__ = "group_doors"
+
+    group: Mapped[str] = mapped_column(ForeignKey("access_groups.name", ondelete="CASCADE"), primary_key=True)
+    door_id: Mapped[str] = mapped_column(ForeignKey("doors.door_id", ondelete="CASCADE"), primary_key=True)
+    schedule: Mapped[str] = mapped_column(ForeignKey("schedules.name", ondelete="CASCADE"), primary_key=True)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group: Mapped[str] = mapped_column(ForeignKey("access_groups.name", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id", ondelete="CASCADE"), primary_key=True, index=True)
