@@ -28,7 +28,7 @@ access_app.add_typer(doors_app, name="door")
 access_app.add_typer(schedule_app, name="schedule")
 access_app.add_typer(group_app, name="group")
 access_app.add_typer(members_app, name="members")
-console = Console()
+console = Console(soft_wrap=True)  # an answer is one line, whatever the terminal: scripts grep it
 
 
 def _app() -> App:
