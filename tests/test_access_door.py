@@ -169,3 +169,33 @@ def test_access_check_explains_on_the_command_line(lfw: Path, make_app, settings
     assert "suspended" in cli("access", "check", name, "front", "--at", "2026-12-08T09:30").stdout
     bad = cli("access", "schedule", "set", "x", "--window", "someday 08:00-09:00")
     assert bad.returncode == 2 and "unknown day" in bad.stderr
+
+
+def test_upgrading_a_0007_database_keeps_every_person_and_photo(tmp_path: Path) -> None:
+    """Schema 0008 adds validity columns to ``people``: added in place, never by rebuilding the
+    table (with foreign keys on, dropping it would cascade into every enrolled photo)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, event, text
+
+    from gatekeeper.storage.database import MIGRATIONS, open_database
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    event.listen(engine, "connect", lambda conn, _rec: conn.execute("PRAGMA foreign_keys=ON"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        conn.exec_driver_sql("INSERT INTO people (person_id, name, vector_id, template, model_version, created_at, updated_at) VALUES ('emp-1', 'Ada', 1, x'00', 'm', '2026-01-01', '2026-01-01')")
+        for i in range(3):
+            conn.exec_driver_sql("INSERT INTO photos (person_id, source, sha256, embedding, model_version, quality, created_at) VALUES ('emp-1', ?, 'h', x'00', 'm', '{}', '2026-01-01')", (f"p{i}.jpg",))
+    engine.dispose()
+    sessions = open_database(url)  # migrates to head
+    with sessions() as session:
+        assert session.execute(text("SELECT count(*) FROM photos")).scalar_one() == 3
+    from gatekeeper.services.access import AccessAdmin
+
+    view = AccessAdmin(sessions, None, "test").person("emp-1")  # type: ignore[arg-type]
+    assert (view.suspended, view.valid_from, view.valid_until, view.groups) == (False, None, None, [])
