@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from gatekeeper.core.access import zone
@@ -192,10 +192,11 @@ class AccessSettings(BaseModel):
 
     timezone: str = Field("UTC", max_length=64, description="IANA timezone of the site, e.g. Europe/Berlin")
 
-    @model_validator(mode="after")
-    def _known_zone(self) -> Self:
-        zone(self.timezone)  # an unknown name is refused here, not at the door
-        return self
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)  # an unknown name is refused here, not at the door
+        return value
 
 
 # One validated model per concern, each with its own ranges and relations; the names stay flat

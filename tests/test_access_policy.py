@@ -168,3 +168,13 @@ def test_a_timezone_that_does_not_exist_is_refused() -> None:
     bad = AccessPolicy({"front": DoorRecord("front", "Mars/Olympus")}, {}, {}, {}, "UTC")
     with pytest.raises(AccessPolicyError, match="IANA"):
         bad.check("ada", "front", utc("2026-12-07 08:30") + timedelta(0))
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "../../etc/passwd", "/etc/localtime", "", "UTC\x00"])
+def test_the_site_timezone_setting_refuses_what_is_not_an_iana_name(name: str) -> None:
+    from pydantic import ValidationError
+
+    from gatekeeper.config import Settings
+
+    with pytest.raises(ValidationError, match="timezone"):
+        Settings(timezone=name)
