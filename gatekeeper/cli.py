@@ -500,6 +500,68 @@ def demo(workdir: Annotated[Path, typer.Option(help="where the demo's data goes"
     run_demo(workdir, console)
 
 
+# -- the web console ------------------------------------------------------------------------
+admin_app = typer.Typer(help="Web console accounts and API tokens.", no_args_is_help=True)
+
+
+class ConsoleRole(str, Enum):
+    admin = "admin"
+    auditor = "auditor"
+
+
+@admin_app.command("create")
+def admin_create(
+    username: str,
+    role: Annotated[ConsoleRole, typer.Option(help="admin: may change things; auditor: read and export only")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input (scripts)")] = False,
+) -> None:
+    """A console account. The password is asked for (twice) or read from stdin, never taken as an
+    argument (it would land in the shell history and the process list)."""
+    from gatekeeper.services.accounts import Accounts
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    gk = _app()
+    Accounts(gk.sessions, gk.audit, gk.actor).create_user(username, password, role.value)
+    console.print(f"console user {safe(username)} created ({role.value})")
+
+
+@admin_app.command("token")
+def admin_token(name: str, role: Annotated[ConsoleRole, typer.Option(help="what the integration may do")] = ConsoleRole.auditor) -> None:
+    """An API token for an integration (Authorization: Bearer ...); shown once, stored hashed."""
+    from gatekeeper.services.accounts import Accounts
+
+    gk = _app()
+    token = Accounts(gk.sessions, gk.audit, gk.actor).create_token(name, role.value)
+    console.print(f"API token {safe(name)} ({role.value}), shown once:")
+    print(token)
+
+
+@admin_app.command("list")
+def admin_list() -> None:
+    from gatekeeper.services.accounts import Accounts
+
+    gk = _app()
+    for username, role in Accounts(gk.sessions, gk.audit, gk.actor).users():
+        console.print(f"{safe(username)}: {role}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on; keep 127.0.0.1 unless a TLS proxy is in front")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+    secure_cookies: Annotated[bool, typer.Option(help="mark cookies Secure (the console is served behind TLS)")] = False,
+) -> None:
+    """The web console and REST API (docs at /api/docs)."""
+    import uvicorn
+
+    from gatekeeper.web.app import create_app
+
+    gk = _app()
+    console.print(f"gatekeeper console on http://{safe(host)}:{port} (database {safe(_database_shown(gk.settings))})")
+    uvicorn.run(create_app(gk, secure_cookies=secure_cookies), host=host, port=port, log_level="warning")
+
+
+app.add_typer(admin_app, name="admin")
 app.add_typer(access_app, name="access")
 app.add_typer(door_app, name="door")
 app.add_typer(train_app, name="train")

@@ -15,7 +15,7 @@ import pytest
 
 # Top to bottom: a layer may import the layers below it, never one above.
 LAYERS = [
-    ("gatekeeper.cli", "gatekeeper.access_cli", "gatekeeper.demo", "gatekeeper.training"),
+    ("gatekeeper.cli", "gatekeeper.access_cli", "gatekeeper.web", "gatekeeper.demo", "gatekeeper.training"),
     ("gatekeeper.api",),
     ("gatekeeper.app",),
     ("gatekeeper.door",),

@@ -18,7 +18,7 @@ from gatekeeper.model_files import MODELS_DIR
 from gatekeeper.services.audit import AuditFilter
 from gatekeeper.thresholds import liveness_threshold
 from gatekeeper.vision.images import read_rgb
-from gatekeeper.vision.liveness import LivenessModelError, PassiveLiveness
+from gatekeeper.vision.liveness import EyeOpenness, LivenessModelError, PassiveLiveness
 from gatekeeper.vision.pipeline import FacePipeline
 from tests.conftest import datasets_dir
 
@@ -107,6 +107,11 @@ def test_a_missing_liveness_model_keeps_the_door_shut(tmp_path: Path, live_setti
     (damaged / "minifasnet-v2.onnx").write_bytes(b"not the published weights")
     with pytest.raises(LivenessModelError, match="sha256"):
         PassiveLiveness(damaged)
+    with pytest.raises(LivenessModelError, match="eye model.*stays shut"):
+        EyeOpenness(tmp_path)  # no eye model: no blink can be seen
+    (damaged / "iris-landmark.tflite").write_bytes(b"not the published model")
+    with pytest.raises(LivenessModelError, match="sha256"):
+        EyeOpenness(damaged)
 
 
 def test_a_liveness_manifest_without_calibration_is_refused(tmp_path: Path, live_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

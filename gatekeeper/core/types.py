@@ -57,6 +57,7 @@ class Decision(StrEnum):
     ACCESS_CHANGED = "access-changed"  # a door, schedule, group, membership or validity changed
     LOCKDOWN = "lockdown"  # a door locked down (only override groups pass)
     RELEASED = "released"  # a door's lockdown lifted
+    ACCOUNT_CHANGED = "account-changed"  # a console user or API token created
 
 
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.storage.models import Person
+from gatekeeper.storage.models import Person, Photo
+from gatekeeper.storage.templates import TemplateCodec
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,31 @@ def names_of(sessions: sessionmaker[Session], person_ids: set[str]) -> dict[str,
         return {}
     with sessions() as s:
         return {pid: name for pid, name in s.execute(select(Person.person_id, Person.name).where(Person.person_id.in_(person_ids)))}
+
+
+def search_people(sessions: sessionmaker[Session], query: str = "", limit: int = 50, offset: int = 0) -> tuple[list[EnrolledPerson], int]:
+    """One page of people whose id or name contains ``query`` (case-insensitive), by id, with
+    the total: one query for the page and its photo counts, one for the total (no N+1)."""
+    from sqlalchemy import func, or_
+
+    with sessions() as s:
+        where = or_(Person.person_id.ilike(f"%{_like(query)}%", escape="\\"), Person.name.ilike(f"%{_like(query)}%", escape="\\")) if query else None
+        counts = select(Photo.person_id, func.count().label("n")).group_by(Photo.person_id).subquery()
+        page = select(Person.person_id, Person.name, func.coalesce(counts.c.n, 0), Person.model_version, Person.created_at, Person.updated_at).outerjoin(counts, counts.c.person_id == Person.person_id)
+        total = select(func.count()).select_from(Person)
+        if where is not None:
+            page, total = page.where(where), total.where(where)
+        rows = s.execute(page.order_by(Person.person_id).limit(limit).offset(offset)).all()
+        return [EnrolledPerson(*row) for row in rows], int(s.scalar(total) or 0)
+
+
+def face_thumbnail(sessions: sessionmaker[Session], codec: TemplateCodec, person_id: str) -> bytes | None:
+    """The aligned face (JPEG) of the person's first enrollment photo, opened with the template
+    key; None when they have none stored (enrolled before schema 0004)."""
+    with sessions() as s:
+        blob = s.scalar(select(Photo.face_crop).where(Photo.person_id == person_id, Photo.face_crop.is_not(None)).order_by(Photo.photo_id).limit(1))
+    return codec.unseal(blob) if blob else None
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

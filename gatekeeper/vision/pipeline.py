@@ -109,14 +109,14 @@ class FacePipeline:
     def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile) -> AnalysedFace:
         return AnalysedFace(detection, crop, quality, profile.gate.problems(quality))
 
-    def check_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile, passive: bool = True) -> None:
-        """Sets the passive live score (unless ``passive`` is False) and the eye openness of every
-        usable face, as the profile asks (between quality and matching)."""
+    def check_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile, passive: bool = True, eyes: bool = True) -> None:
+        """Sets the passive live score (unless ``passive`` is False) and the eye openness (unless
+        ``eyes`` is False) of every usable face, as the profile asks (between quality and matching)."""
         usable = [a for a in faces if a.usable]
         if profile.liveness and passive and usable:
             for face, score in zip(usable, self.passive.scores(image_rgb, [a.detection for a in usable])):
                 face.liveness = float(score)
-        if profile.blinks:
+        if profile.blinks and eyes:
             for face in usable:
                 face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
 

@@ -1,0 +1,287 @@
+"""`gatekeeper serve`: the web console (server-rendered pages) and the REST API under /api/v1.
+
+Thin like the CLI: every use case is a call into the service layer (enrollment, people, audit,
+access, accounts) through the same ``App``. Safety first: sessions are server-side (HttpOnly,
+SameSite=Strict cookies, Secure behind TLS), every state-changing browser request carries the
+session's CSRF token, sign-in is throttled, and roles are enforced here, on the server.
+"""
+
+# No "from __future__ import annotations": FastAPI reads these signatures, and the dependencies
+# (who, changer) are closures that a postponed annotation could not find.
+
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from gatekeeper.app import App
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.services.accounts import Accounts, Principal
+from gatekeeper.services.audit import AuditFilter, as_dict, to_csv
+from gatekeeper.services.people import face_thumbnail, find_person, search_people
+from gatekeeper.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
+from gatekeeper.web.uploads import MAX_FILES, read_upload
+
+HERE = Path(__file__).resolve().parent
+PAGE_SIZE = 50
+DECISIONS = ("granted", "denied-unknown", "denied-ambiguous", "denied-quality", "denied-spoof", "denied-not-permitted", "error")
+
+
+def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
+    """The console for this installation; ``secure_cookies`` when it is served behind TLS."""
+    web = FastAPI(title="gatekeeper", version="1", docs_url="/api/docs", openapi_url="/api/v1/openapi.json", redoc_url=None)
+    web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    accounts = Accounts(gk.sessions, gk.audit, "console")
+    throttle = LoginThrottle()
+
+    def who(request: Request) -> Principal:
+        found = principal_of(request, accounts)
+        if found is None:
+            if request.url.path.startswith("/api/"):
+                raise HTTPException(401, "sign in, or send Authorization: Bearer <API token>")
+            raise NotSignedIn()
+        return found
+
+    async def changer(request: Request, principal: Annotated[Principal, Depends(who)]) -> Principal:
+        """An admin, with the session's CSRF token on the request (form field or header)."""
+        form = await request.form() if request.headers.get("content-type", "").startswith(("multipart/", "application/x-www-form")) else {}
+        check_csrf(request, principal, str(form.get("csrf") or "") or None)
+        require_admin(principal)
+        return principal
+
+    def acting(principal: Principal) -> App:
+        """The installation, with admin rows naming the console user who acted."""
+        return App(gk.settings, encoder=gk.pipeline.encoder, create_database=False, actor=f"console:{principal.name}")
+
+    def page(request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: object) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status_code)
+
+    @web.exception_handler(NotSignedIn)
+    async def _to_login(request: Request, _exc: NotSignedIn) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @web.exception_handler(GatekeeperError)
+    async def _refusal(request: Request, exc: GatekeeperError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    # -- signing in -----------------------------------------------------------------------
+    @web.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = page(request, "login.html", None, login_csrf=token, error=None)
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies, max_age=900)
+        return response
+
+    @web.post("/login")
+    def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "") -> Response:
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not cookie or not secrets.compare_digest(cookie, csrf):
+            raise HTTPException(403, "missing or wrong sign-in token: reload the sign-in page")
+        keys = [f"user:{username[:64]}", f"addr:{request.client.host if request.client else '?'}"]
+        wait = throttle.retry_after(keys)
+        if wait:
+            return JSONResponse({"detail": f"too many failed sign-ins: try again in {wait} s"}, status_code=429, headers={"Retry-After": str(wait)})
+        principal = accounts.authenticate(username, password)
+        if principal is None:
+            throttle.failed(keys)
+            return page(request, "login.html", None, login_csrf=csrf, error="wrong username or password")
+        throttle.succeeded(keys)
+        accounts.close_session(request.cookies.get(SESSION_COOKIE))  # whatever session the browser brought ends here
+        token, _ = accounts.open_session(principal)
+        response = RedirectResponse("/people", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies, max_age=8 * 3600)
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @web.post("/logout")
+    async def logout(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
+        form = await request.form()
+        check_csrf(request, principal, str(form.get("csrf") or "") or None)
+        accounts.close_session(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    # -- people -----------------------------------------------------------------------------
+    @web.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/people", status_code=303)
+
+    @web.get("/people", response_class=HTMLResponse)
+    def people_page(request: Request, principal: Annotated[Principal, Depends(who)], q: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+        people, total = search_people(gk.sessions, q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+        return page(request, "people.html", principal, people=people, total=total, q=q, page=page_no, pages=max(1, -(-total // PAGE_SIZE)))
+
+    @web.get("/people/{person_id}/thumbnail")
+    def thumbnail(person_id: str, principal: Annotated[Principal, Depends(who)]) -> Response:
+        jpeg = face_thumbnail(gk.sessions, gk.codec, person_id)
+        if jpeg is None:
+            raise HTTPException(404, f"no stored face for {person_id!r}")
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"})
+
+    @web.get("/people/{person_id}", response_class=HTMLResponse)
+    def person_page(request: Request, person_id: str, principal: Annotated[Principal, Depends(who)]) -> Response:
+        found = find_person(gk.sessions, person_id)
+        if found is None:
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        person, photos = found
+        return page(request, "person.html", principal, person=person, photos=photos, access=gk.access.person(person_id), message=request.query_params.get("message"))
+
+    @web.post("/people/{person_id}/rename")
+    def rename(person_id: str, name: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> Response:
+        if not acting(principal).enrollment.rename(person_id, name):
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        return RedirectResponse(f"/people/{person_id}?message=renamed", status_code=303)
+
+    @web.post("/people/{person_id}/remove")
+    def remove(person_id: str, principal: Annotated[Principal, Depends(changer)], anonymise: Annotated[bool, Form()] = False) -> Response:
+        acting(principal).forget(person_id, anonymise=anonymise, reason="removed in the console")
+        return RedirectResponse("/people", status_code=303)
+
+    @web.post("/people/{person_id}/anonymise")
+    def anonymise(person_id: str, reason: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> Response:
+        if not reason.strip():
+            raise HTTPException(422, "a reason is required (it goes into the audit log)")
+        result = gk.audit.anonymise(person_id, reason.strip()[:200], actor=f"console:{principal.name}")
+        return RedirectResponse(f"/people/{person_id}?message=anonymised+{result.rows}+rows", status_code=303)
+
+    # -- enroll -----------------------------------------------------------------------------
+    @web.get("/enroll", response_class=HTMLResponse)
+    def enroll_form(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
+        require_admin(principal)
+        return page(request, "enroll.html", principal, result=None)
+
+    @web.post("/enroll", response_class=HTMLResponse)
+    async def enroll(
+        request: Request,
+        principal: Annotated[Principal, Depends(changer)],
+        person_id: Annotated[str, Form()],
+        photos: Annotated[list[UploadFile], File()],
+        name: Annotated[str, Form()] = "",
+        force: Annotated[bool, Form()] = False,
+    ) -> Response:
+        result = await _enroll(acting(principal), person_id, name or None, photos, force)
+        return page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
+
+    # -- audit ------------------------------------------------------------------------------
+    @web.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request, principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+        rows = gk.audit.query(_filter(person, decision, door))
+        rows.reverse()  # newest first
+        shown = rows[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
+        problems = gk.audit.verify()
+        return page(request, "audit.html", principal, rows=shown, total=len(rows), page=page_no, pages=max(1, -(-len(rows) // PAGE_SIZE)), person=person, decision=decision, door=door, decisions=DECISIONS, chain_ok=not problems, problems=problems[:5])
+
+    @web.get("/audit/export")
+    def audit_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
+        return _export(gk, _filter(person, decision, door), format)
+
+    # -- REST API ---------------------------------------------------------------------------
+    @web.get("/api/v1/people", tags=["people"])
+    def api_people(principal: Annotated[Principal, Depends(who)], q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
+        people, total = search_people(gk.sessions, q, limit, offset)
+        return {"total": total, "people": [_person_json(p) for p in people]}
+
+    @web.get("/api/v1/people/{person_id}", tags=["people"])
+    def api_person(person_id: str, principal: Annotated[Principal, Depends(who)]) -> dict[str, object]:
+        found = find_person(gk.sessions, person_id)
+        if found is None:
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        person, photos = found
+        return {**_person_json(person), "photo_quality": [p.quality for p in photos]}
+
+    @web.post("/api/v1/people", tags=["people"])
+    async def api_enroll(
+        principal: Annotated[Principal, Depends(changer)],
+        person_id: Annotated[str, Form()],
+        photos: Annotated[list[UploadFile], File()],
+        name: Annotated[str, Form()] = "",
+        force: Annotated[bool, Form()] = False,
+    ) -> Response:
+        result = await _enroll(acting(principal), person_id, name or None, photos, force)
+        body = {"person_id": result.person_id, "enrolled": result.enrolled, "reason": result.reason, "photos": [{"photo": p.path, "usable": p.ok, "reason": p.reason} for p in result.photos]}
+        return JSONResponse(body, status_code=201 if result.enrolled else 422)
+
+    @web.delete("/api/v1/people/{person_id}", tags=["people"])
+    def api_remove(person_id: str, principal: Annotated[Principal, Depends(changer)]) -> dict[str, object]:
+        if find_person(gk.sessions, person_id) is None:
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        acting(principal).forget(person_id, reason="removed through the API")
+        return {"person_id": person_id, "removed": True}
+
+    @web.post("/api/v1/verify", tags=["verify"])
+    async def api_verify(principal: Annotated[Principal, Depends(who)], photo: Annotated[UploadFile, File()]) -> dict[str, object]:
+        from gatekeeper.services.verify import judge_photo
+
+        image = await read_upload(photo)
+        faces = judge_photo(gk.pipeline, gk.gallery, _door_policy(gk), image)
+        return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates], "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
+
+    @web.get("/api/v1/audit", tags=["audit"])
+    def api_audit(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> dict[str, object]:
+        rows = gk.audit.query(_filter(person, decision, door))[-limit:]
+        return {"rows": [as_dict(r) for r in rows]}
+
+    @web.get("/api/v1/audit/export", tags=["audit"])
+    def api_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
+        return _export(gk, _filter(person, decision, door), format)
+
+    @web.get("/api/v1/doors", tags=["doors"])
+    def api_doors(principal: Annotated[Principal, Depends(who)]) -> dict[str, object]:
+        return {"doors": [{"door_id": d.door_id, "timezone": d.timezone, "lockdown": d.lockdown} for d in gk.access.doors()]}
+
+    return web
+
+
+async def _enroll(gk: App, person_id: str, name: str | None, photos: list[UploadFile], force: bool):  # type: ignore[no-untyped-def]
+    """Each upload decoded safely (size, type, pixels) and embedded; then one enrollment, which
+    refuses a lookalike of someone enrolled unless forced. Nothing is written on a refusal."""
+    from gatekeeper.services.enrollment import PhotoResult, embed_image
+
+    if len(photos) > MAX_FILES:
+        raise HTTPException(413, f"{len(photos)} photos in one request: at most {MAX_FILES}")
+    results = []
+    for i, upload in enumerate(photos, 1):
+        label = f"photo {i}"  # never the client's file name: it is the client's to choose
+        try:
+            results.append(embed_image(gk.pipeline, await read_upload(upload), label))
+        except HTTPException as exc:
+            if exc.status_code == 413:
+                raise
+            results.append(PhotoResult(label, reason=str(exc.detail)))
+    return gk.enrollment.enroll(person_id, name, results, force=force)
+
+
+def _filter(person: str, decision: str, door: str) -> AuditFilter:
+    if decision and decision not in DECISIONS and not decision.replace("-", "").isalpha():
+        raise HTTPException(422, f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    return AuditFilter(person_id=person or None, decision=decision or None, door_id=door or None)
+
+
+def _export(gk: App, f: AuditFilter, format: str) -> Response:
+    """The same neutralised CSV (formulas defused) and JSON as `gatekeeper audit --format`."""
+    from gatekeeper.services.audit import to_json
+
+    rows = gk.audit.query(f)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if format == "csv":
+        return Response(to_csv(rows), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
+    if format == "json":
+        return Response(to_json(rows), media_type="application/json", headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.json"'})
+    raise HTTPException(422, f"format {format!r}: use csv or json")
+
+
+def _person_json(p) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"person_id": p.person_id, "name": p.name, "photos": p.photos, "model_version": p.model_version, "enrolled_at": p.created_at.isoformat()}
+
+
+def _door_policy(gk: App):  # type: ignore[no-untyped-def]
+    from gatekeeper.core import DoorPolicy
+
+    return DoorPolicy(gk.thresholds.rules(gk.settings.cooldown_s))

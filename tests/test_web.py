@@ -1,0 +1,178 @@
+"""The web console and REST API through FastAPI's test client, on a real SQLite database and real
+portrait photos: sign-in, sessions, CSRF, throttling, roles, API tokens, enrollment by upload,
+bad uploads, exports. Each attack is performed, not described."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from gatekeeper.demo import astronaut
+from gatekeeper.services.accounts import Accounts
+from gatekeeper.services.audit import AuditFilter
+from gatekeeper.storage.models import ConsoleSession
+from gatekeeper.web.app import create_app
+from gatekeeper.web.security import SESSION_COOKIE
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def gk(make_app):  # type: ignore[no-untyped-def]
+    app = make_app()
+    accounts = Accounts(app.sessions, app.audit, "test")
+    accounts.create_user("alice", PASSWORD, "admin")
+    accounts.create_user("bob", PASSWORD, "auditor")
+    return app
+
+
+@pytest.fixture
+def client(gk) -> TestClient:  # type: ignore[no-untyped-def]
+    return TestClient(create_app(gk))
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def sign_in(client: TestClient, user: str = "alice", password: str = PASSWORD) -> str:
+    """Signs in; returns the session's CSRF token (from a page, as a browser would)."""
+    token = _csrf(client.get("/login").text)
+    done = client.post("/login", data={"username": user, "password": password, "csrf": token}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return _csrf(client.get("/people").text)
+
+
+def test_pages_need_a_session_and_the_api_a_credential(client: TestClient) -> None:
+    assert client.get("/people", follow_redirects=False).headers["location"] == "/login"
+    assert client.get("/api/v1/people").status_code == 401
+    assert client.get("/api/v1/people", headers={"Authorization": "Bearer gk_made-up"}).status_code == 401
+
+
+def test_enroll_by_upload_lists_the_person_with_a_thumbnail_and_audits_the_console_user(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client)
+    done = client.post("/enroll", data={"person_id": "emp-0001", "name": "Eileen Collins", "csrf": csrf}, files=[("photos", ("collins.jpg", _jpeg(astronaut()), "image/jpeg"))])
+    assert done.status_code == 200 and "Enrolled" in done.text, done.text
+    people = client.get("/people?q=collins").text
+    assert "emp-0001" in people and "/people/emp-0001/thumbnail" in people
+    thumb = client.get("/people/emp-0001/thumbnail")
+    assert thumb.headers["content-type"] == "image/jpeg" and cv2.imdecode(np.frombuffer(thumb.content, np.uint8), cv2.IMREAD_COLOR).shape[0] > 100
+    (row,) = gk.audit.query(AuditFilter(decision="enrolled"))
+    assert row.actor == "console:alice" and row.person_id == "emp-0001"
+
+
+def test_the_quality_gate_verdict_is_shown_per_photo_and_nothing_is_written_on_refusal(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client)
+    blank = np.full((400, 400, 3), 128, np.uint8)  # a photo without a face
+    done = client.post("/enroll", data={"person_id": "emp-0002", "csrf": csrf}, files=[("photos", ("wall.jpg", _jpeg(blank), "image/jpeg"))])
+    assert done.status_code == 422 and "no usable photo" in done.text and "no face" in done.text.lower(), done.text
+    assert client.get("/api/v1/people").json()["total"] == 0
+    assert gk.audit.query(AuditFilter(decision="enrolled")) == []
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(client: TestClient) -> None:
+    sign_in(client)
+    photo = [("photos", ("collins.jpg", _jpeg(astronaut()), "image/jpeg"))]
+    assert client.post("/enroll", data={"person_id": "emp-0003"}, files=photo).status_code == 403
+    assert client.post("/enroll", data={"person_id": "emp-0003", "csrf": "forged"}, files=photo).status_code == 403
+    assert client.post("/api/v1/people", data={"person_id": "emp-0003"}, files=photo).status_code == 403
+    assert client.get("/api/v1/people").json()["total"] == 0
+
+
+def test_wrong_passwords_are_throttled_even_before_the_right_one(client: TestClient) -> None:
+    for _ in range(5):
+        token = _csrf(client.get("/login").text)
+        assert "wrong username or password" in client.post("/login", data={"username": "alice", "password": "guess", "csrf": token}).text
+    token = _csrf(client.get("/login").text)
+    throttled = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": token}, follow_redirects=False)
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
+
+
+def test_sign_in_without_the_login_token_is_refused(client: TestClient) -> None:
+    """Login CSRF: another site's form cannot sign the browser in to an attacker's account."""
+    assert client.post("/login", data={"username": "alice", "password": PASSWORD}, follow_redirects=False).status_code == 403
+
+
+def test_a_session_planted_before_sign_in_is_not_the_session_after_it(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    """Session fixation: the attacker sets a cookie value in the victim's browser, then waits."""
+    token = _csrf(client.get("/login").text)
+    done = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf": token}, cookies={SESSION_COOKIE: "attacker-chosen-value"}, follow_redirects=False)
+    issued = re.search(rf"{SESSION_COOKIE}=([^;]+)", done.headers["set-cookie"]).group(1)  # type: ignore[union-attr]
+    assert done.status_code == 303 and issued != "attacker-chosen-value"  # a new session, never the planted one
+    attacker = TestClient(create_app(gk))
+    attacker.cookies.set(SESSION_COOKIE, "attacker-chosen-value")
+    assert attacker.get("/people", follow_redirects=False).status_code == 303  # still signed out
+
+
+def test_an_auditor_reads_and_exports_but_cannot_change_anything(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client, "bob")
+    assert 'id="nav-enroll"' not in client.get("/people").text
+    assert client.get("/enroll").status_code == 403
+    photo = [("photos", ("collins.jpg", _jpeg(astronaut()), "image/jpeg"))]
+    assert client.post("/enroll", data={"person_id": "emp-0004", "csrf": csrf}, files=photo).status_code == 403
+    assert client.post("/api/v1/people", data={"person_id": "emp-0004"}, files=photo, headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert client.delete("/api/v1/people/emp-0004", headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert client.get("/audit/export?format=csv").status_code == 200
+    assert client.get("/api/v1/people").json()["total"] == 0
+
+
+def test_api_tokens_carry_their_role_and_are_stored_hashed(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    accounts = Accounts(gk.sessions, gk.audit, "test")
+    writer, reader = accounts.create_token("hr-sync", "admin"), accounts.create_token("siem", "auditor")
+    photo = [("photos", ("collins.jpg", _jpeg(astronaut()), "image/jpeg"))]
+    made = client.post("/api/v1/people", data={"person_id": "emp-0005", "name": "Eileen Collins"}, files=photo, headers={"Authorization": f"Bearer {writer}"})
+    assert made.status_code == 201, made.text
+    assert client.delete("/api/v1/people/emp-0005", headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    assert client.get("/api/v1/people", headers={"Authorization": f"Bearer {reader}"}).json()["total"] == 1
+    with gk.sessions() as s:
+        stored = s.execute(__import__("sqlalchemy").text("SELECT token_hash FROM api_tokens")).scalars().all()
+    assert writer not in stored and reader not in stored and all(len(h) == 64 for h in stored)
+    gone = client.delete("/api/v1/people/emp-0005", headers={"Authorization": f"Bearer {writer}"})
+    assert gone.status_code == 200 and client.get("/api/v1/people", headers={"Authorization": f"Bearer {reader}"}).json()["total"] == 0
+
+
+def test_an_expired_session_is_signed_out(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    sign_in(client)
+    with gk.sessions.begin() as s:
+        for row in s.query(ConsoleSession):
+            row.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert client.get("/people", follow_redirects=False).headers["location"] == "/login"
+    assert client.get("/api/v1/people").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("payload", "content_type", "status", "reason"),
+    [
+        (b"\x00" * (16 * 1024 * 1024), "image/jpeg", 413, "larger than 15 MB"),  # over the upload cap: the whole request is refused
+        (b"#!/bin/sh\nrm -rf /\n", "text/x-shellscript", 422, "text/x-shellscript is not an image"),  # the photo is refused, named
+        (b"GIF89a but not really", "image/gif", 422, "not a usable photo"),  # claims to be an image, is not one
+    ],
+)
+def test_bad_uploads_get_a_clear_4xx_and_write_nothing(client: TestClient, gk, payload: bytes, content_type: str, status: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client)
+    done = client.post("/api/v1/people", data={"person_id": "emp-0006"}, files=[("photos", ("../../../tmp/evil.jpg", payload, content_type))], headers={"X-CSRF-Token": csrf})
+    assert done.status_code == status and reason in done.text, done.text
+    assert client.get("/api/v1/people").json()["total"] == 0
+    assert "evil" not in done.text  # the client's file name is never used, not even in messages
+
+
+def test_the_audit_page_filters_paginates_and_exports_like_the_cli(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    for i in range(60):
+        gk.audit.record(door_id="front", decision="denied-unknown" if i % 2 else "granted", person_id=None if i % 2 else "emp-0007", best=0.5)
+    sign_in(client, "bob")
+    page = client.get("/audit?decision=granted").text
+    assert "30 rows" in page and "hash chain verified" in page and "page 1 of 1" not in page
+    assert client.get("/audit?page=2").status_code == 200
+    csv_rows = client.get("/audit/export?format=csv&decision=granted").text.strip().splitlines()
+    assert len(csv_rows) == 31 and csv_rows[0].startswith("event_id,")
+    assert len(client.get("/api/v1/audit?person=emp-0007").json()["rows"]) == 30
+    assert client.get("/audit/export?format=xml").status_code == 422
