@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.storage.audit_chain import (
@@ -171,18 +171,18 @@ class AuditLog:
             row.value = value
 
     def query(self, f: AuditFilter) -> list[AuditEvent]:
-        stmt = select(AuditEvent).order_by(AuditEvent.event_id)
-        if f.since:
-            stmt = stmt.where(AuditEvent.at >= _utc(f.since))
-        if f.until:
-            stmt = stmt.where(AuditEvent.at < _utc(f.until))
-        for column, value in ((AuditEvent.person_id, f.person_id), (AuditEvent.decision, f.decision), (AuditEvent.door_id, f.door_id), (AuditEvent.nearest_id, f.nearest_id)):
-            if value:
-                stmt = stmt.where(column == value)
+        stmt = _filtered(select(AuditEvent), f).order_by(AuditEvent.event_id)
         if f.limit:
             stmt = stmt.limit(f.limit)
         with self.sessions() as session:
             return list(session.execute(stmt).scalars())
+
+    def page(self, f: AuditFilter, limit: int, offset: int = 0) -> tuple[list[AuditEvent], int]:
+        """One page of matching rows, newest first, and how many match (the console's view)."""
+        with self.sessions() as session:
+            rows = session.execute(_filtered(select(AuditEvent), f).order_by(AuditEvent.event_id.desc()).limit(limit).offset(offset)).scalars()
+            total = session.scalar(_filtered(select(func.count()).select_from(AuditEvent), f))
+            return list(rows), int(total or 0)
 
     def verify(self, checkpoint: "Checkpoint | None" = None) -> list[str]:
         """Problems found in the chain, each naming the row; empty when intact."""
@@ -260,6 +260,17 @@ class AuditLog:
         if row is None:
             return GENESIS
         return row.value.split(":")[1] if ":" in row.value else row.value
+
+
+def _filtered(stmt: Select, f: AuditFilter) -> Select:  # type: ignore[type-arg]
+    if f.since:
+        stmt = stmt.where(AuditEvent.at >= _utc(f.since))
+    if f.until:
+        stmt = stmt.where(AuditEvent.at < _utc(f.until))
+    for column, value in ((AuditEvent.person_id, f.person_id), (AuditEvent.decision, f.decision), (AuditEvent.door_id, f.door_id), (AuditEvent.nearest_id, f.nearest_id)):
+        if value:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 def _naming(person_id: str) -> ColumnElement[bool]:

@@ -1,0 +1,121 @@
+"""The console in a real browser: Playwright driving Debian's chromium against `gatekeeper serve`'s
+app on a loopback port. Sign in, enroll the astronaut portrait through the upload form, see her
+listed with her face, export the audit CSV; an auditor sees no enroll form and the API refuses
+her. A screenshot of each page goes to test-artifacts/ (looked at when the suite changes)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+from gatekeeper.demo import astronaut
+from gatekeeper.services.accounts import Accounts
+
+CHROMIUM = os.environ.get("GATEKEEPER_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PASSWORD = "correct horse battery staple"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
+    pytest.skip(f"no chromium at {CHROMIUM} (.ci/run installs Debian's chromium; or set GATEKEEPER_CHROMIUM)", allow_module_level=True)
+
+
+@pytest.fixture
+def console(make_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The console on a free loopback port, with an admin (alice) and an auditor (bob)."""
+    import uvicorn
+
+    from gatekeeper.web.app import create_app
+
+    gk = make_app()
+    accounts = Accounts(gk.sessions, gk.audit, "test")
+    accounts.create_user("alice", PASSWORD, "admin")
+    accounts.create_user("bob", PASSWORD, "auditor")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(gk), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/people")
+    assert page.url.endswith("/login")  # signed out: sent to sign in
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/people")
+
+
+def test_an_admin_enrolls_from_the_browser_and_exports_the_log(console: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    photo = tmp_path / "eileen-collins.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{console}/login")
+    _shot(page, "01-login")
+    _sign_in(page, console, "alice")
+    page.click("#nav-enroll")
+    page.fill("input[name=person_id]", "emp-0042")
+    page.fill("input[name=name]", "Eileen Collins")
+    page.set_input_files("input[name=photos]", str(photo))
+    _shot(page, "02-enroll-form")
+    page.click("#enroll-form button[type=submit]")
+    assert "Enrolled" in page.inner_text("#enroll-result")
+    assert "usable" in page.inner_text("#enroll-result")
+    _shot(page, "03-enrolled")
+    page.goto(f"{console}/people")
+    row = page.locator("#people tbody tr", has_text="emp-0042")
+    assert "Eileen Collins" in row.inner_text()
+    assert row.locator("img.thumb").evaluate("img => img.complete && img.naturalWidth > 0")  # the stored face is shown
+    _shot(page, "04-people")
+    page.goto(f"{console}/audit")
+    page.click("#verify-chain")
+    assert "hash chain verified" in page.inner_text("#chain")
+    assert "enrolled" in page.inner_text("#audit")
+    _shot(page, "05-audit")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    text = Path(download.value.path()).read_text()
+    assert text.startswith("event_id,") and "emp-0042" in text and "enrolled" in text
+    context.close()
+
+
+def test_an_auditor_sees_no_enroll_form_and_the_api_refuses_her(console: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    _sign_in(page, console, "bob")
+    assert page.locator("#nav-enroll").count() == 0
+    _shot(page, "06-auditor-people")
+    response = page.goto(f"{console}/enroll")
+    assert response.status == 403
+    csrf = page.evaluate("() => fetch('/people').then(r => r.text()).then(t => t.match(/name=\"csrf\" value=\"([^\"]+)\"/)[1])")
+    status = page.evaluate("csrf => fetch('/api/v1/people/emp-0042', {method: 'DELETE', headers: {'X-CSRF-Token': csrf}}).then(r => r.status)", csrf)
+    assert status == 403
