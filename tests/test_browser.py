@@ -1,6 +1,6 @@
 """The console in a real browser: Playwright driving Debian's chromium against `gatekeeper serve`'s
 app on a loopback port. Sign in, enroll the astronaut portrait through the upload form, see her
-listed with her face, export the audit CSV; an auditor sees no enroll form and the API refuses
+listed with her face, see a replayed door's grant appear live, export the audit CSV; an auditor sees no enroll form and the API refuses
 her. A screenshot of each page goes to test-artifacts/ (looked at when the suite changes)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
 
 
 @pytest.fixture
-def console(make_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def console(make_app) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
     """The console on a free loopback port, with an admin (alice) and an auditor (bob)."""
     import uvicorn
 
@@ -48,7 +48,7 @@ def console(make_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", gk
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -75,7 +75,13 @@ def _sign_in(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def
     page.wait_for_url(f"{base}/people")
 
 
-def test_an_admin_enrolls_from_the_browser_and_exports_the_log(console: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_enrolls_from_the_browser_sees_the_door_grant_live_and_exports_the_log(console, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from gatekeeper.door.actuate import LogOnlyActuator
+    from tests.conftest import door_frame
+
+    console, gk = console
     photo = tmp_path / "eileen-collins.jpg"
     cv2.imwrite(str(photo), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
     context = browser.new_context(accept_downloads=True)
@@ -97,11 +103,19 @@ def test_an_admin_enrolls_from_the_browser_and_exports_the_log(console: str, bro
     assert "Eileen Collins" in row.inner_text()
     assert row.locator("img.thumb").evaluate("img => img.complete && img.naturalWidth > 0")  # the stored face is shown
     _shot(page, "04-people")
+    page.goto(f"{console}/live")
+    page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    daemon, rng = gk.daemon(LogOnlyActuator()), np.random.default_rng(0)  # a replayed door: Collins walks up
+    for i in range(4):
+        daemon.process_frame(door_frame(astronaut(), rng), i / 15)
+    page.wait_for_selector("#live tbody tr.granted", timeout=15000)
+    assert "emp-0042" in page.inner_text("#live tbody tr.granted")
+    _shot(page, "05-live")
     page.goto(f"{console}/audit")
     page.click("#verify-chain")
     assert "hash chain verified" in page.inner_text("#chain")
     assert "enrolled" in page.inner_text("#audit")
-    _shot(page, "05-audit")
+    _shot(page, "06-audit")
     with page.expect_download() as download:
         page.click("#export-csv")
     text = Path(download.value.path()).read_text()
@@ -109,11 +123,12 @@ def test_an_admin_enrolls_from_the_browser_and_exports_the_log(console: str, bro
     context.close()
 
 
-def test_an_auditor_sees_no_enroll_form_and_the_api_refuses_her(console: str, browser) -> None:  # type: ignore[no-untyped-def]
+def test_an_auditor_sees_no_enroll_form_and_the_api_refuses_her(console, browser) -> None:  # type: ignore[no-untyped-def]
+    console, _ = console
     page = browser.new_page()
     _sign_in(page, console, "bob")
     assert page.locator("#nav-enroll").count() == 0
-    _shot(page, "06-auditor-people")
+    _shot(page, "07-auditor-people")
     response = page.goto(f"{console}/enroll")
     assert response.status == 403
     csrf = page.evaluate("() => fetch('/people').then(r => r.text()).then(t => t.match(/name=\"csrf\" value=\"([^\"]+)\"/)[1])")

@@ -177,6 +177,16 @@ class AuditLog:
         with self.sessions() as session:
             return list(session.execute(stmt).scalars())
 
+    def after(self, event_id: int, limit: int = 100) -> list[AuditEvent]:
+        """Door decisions written after ``event_id``, oldest first (the console's live view)."""
+        with self.sessions() as session:
+            stmt = select(AuditEvent).where(AuditEvent.event_id > event_id, AuditEvent.door_id != ADMIN_DOOR).order_by(AuditEvent.event_id).limit(limit)
+            return list(session.execute(stmt).scalars())
+
+    def last_event_id(self) -> int:
+        with self.sessions() as session:
+            return int(session.scalar(select(func.max(AuditEvent.event_id))) or 0)
+
     def page(self, f: AuditFilter, limit: int, offset: int = 0) -> tuple[list[AuditEvent], int]:
         """One page of matching rows, newest first, and how many match (the console's view)."""
         with self.sessions() as session:

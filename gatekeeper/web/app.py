@@ -9,13 +9,17 @@ session's CSRF token, sign-in is throttled, and roles are enforced here, on the 
 # No "from __future__ import annotations": FastAPI reads these signatures, and the dependencies
 # (who, changer) are closures that a postponed annotation could not find.
 
+import asyncio
+import json
 import secrets
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -29,6 +33,7 @@ from gatekeeper.web.uploads import MAX_FILES, read_upload
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
+LIVE_POLL_S = 0.5
 DECISIONS = ("granted", "denied-unknown", "denied-ambiguous", "denied-quality", "denied-spoof", "denied-not-permitted", "error")
 
 
@@ -186,6 +191,27 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     def audit_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
         return _export(gk, _filter(person, decision, door), format)
 
+    # -- the live door view ---------------------------------------------------------------
+    @web.get("/live", response_class=HTMLResponse)
+    def live_page(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
+        return page(request, "live.html", principal)
+
+    @web.get("/live/events")
+    async def live_events(request: Request, principal: Annotated[Principal, Depends(who)]) -> StreamingResponse:
+        """Server-Sent Events: each door decision as it is written (polled from the audit log,
+        which every door writes before it opens: what is shown here happened)."""
+
+        async def stream() -> AsyncIterator[str]:
+            last = await run_in_threadpool(gk.audit.last_event_id)
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                for row in await run_in_threadpool(gk.audit.after, last):
+                    last = row.event_id
+                    yield f"id: {row.event_id}\nevent: decision\ndata: {json.dumps(_live_json(row))}\n\n"
+                await asyncio.sleep(LIVE_POLL_S)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
     # -- REST API ---------------------------------------------------------------------------
     @web.get("/api/v1/people", tags=["people"])
     def api_people(principal: Annotated[Principal, Depends(who)], q: str = "", limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
@@ -284,6 +310,10 @@ def _export(gk: App, f: AuditFilter, format: str) -> Response:
 
 def _person_json(p) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"person_id": p.person_id, "name": p.name, "photos": p.photos, "model_version": p.model_version, "enrolled_at": p.created_at.isoformat()}
+
+
+def _live_json(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"event_id": row.event_id, "at": row.at.isoformat(), "door": row.door_id, "decision": row.decision, "person": row.person_id, "nearest": row.nearest_id, "best": row.best_similarity, "detail": row.detail}
 
 
 def _door_policy(gk: App):  # type: ignore[no-untyped-def]

@@ -1,0 +1,21 @@
+// The live door view: one table row per decision, newest on top, from /live/events (SSE).
+(function () {
+  const body = document.querySelector("#live tbody");
+  const state = document.getElementById("live-state");
+  const source = new EventSource("/live/events");
+  source.onopen = () => { state.textContent = "live"; };
+  source.onerror = () => { state.textContent = "reconnecting…"; };
+  source.addEventListener("decision", (event) => {
+    const d = JSON.parse(event.data);
+    const row = document.createElement("tr");
+    row.className = d.decision;
+    const cells = [d.event_id, d.at.replace("T", " ").slice(0, 19), d.door, d.decision, d.person || "", d.nearest || "",
+      d.best == null ? "" : d.best.toFixed(3), d.detail || ""];
+    for (const value of cells) {
+      const cell = document.createElement("td");
+      cell.textContent = String(value);  // text, never HTML: a detail cannot inject markup
+      row.appendChild(cell);
+    }
+    body.prepend(row);
+  });
+})();
