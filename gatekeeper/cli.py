@@ -309,6 +309,7 @@ def _verdict_json(r, names: dict[str, str], live: float | None) -> dict[str, obj
 def run(
     source: Annotated[Optional[str], typer.Option(help="camera index, RTSP/HTTP URL, video file or image folder")] = None,
     door: Annotated[Optional[str], typer.Option(help="door id written to the audit log")] = None,
+    metrics_port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="serve Prometheus /metrics on 127.0.0.1:PORT")] = None,
 ) -> None:
     """Run the door-camera daemon until SIGINT/SIGTERM; a video file or image folder ends at its
     last frame. Exit 2 at once for a missing file, folder or database."""
@@ -320,6 +321,8 @@ def run(
     frames = open_source(settings.source)  # a mistyped path fails before the models load
     gk = App(settings, create_database=False)
     daemon = gk.daemon()
+    if metrics_port:
+        daemon.metrics.serve(metrics_port)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

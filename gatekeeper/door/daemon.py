@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.door.actuate import DoorActuator
+from gatekeeper.door.metrics import DoorMetrics
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.door.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
@@ -70,6 +71,7 @@ class DoorDaemon:
         self.unknown_rows = UnknownThrottle(settings.unknown_log_interval_s)
         self.tracker = FaceTracker(thresholds.same_person, max_age_s=settings.track_max_age_s)
         self.stats = DaemonStats()
+        self.metrics = DoorMetrics(settings.door_id)
         self.gallery: GalleryIndex = self._load_gallery()
         self.access: AccessPolicy = self._load_access()
         self._checked_at = time.monotonic()
@@ -98,11 +100,14 @@ class DoorDaemon:
     def process_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
         """Decide on every face in the frame; never raises, never unlocks on an error."""
         self.stats.frames += 1
+        started = time.perf_counter()
         try:
             return self._decide_frame(frame, now)
         except Exception as exc:  # fail closed: whatever broke, the door stays locked
             self._error(f"frame processing failed: {type(exc).__name__}: {exc}")
             return [Verdict(Decision.ERROR, None, None, None, str(exc))]
+        finally:
+            self.metrics.frame(time.perf_counter() - started)
 
     # -- one frame --------------------------------------------------------------------------
     def _decide_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
@@ -158,6 +163,7 @@ class DoorDaemon:
             snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
         )
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
+        self.metrics.decision(str(verdict.decision))
         if verdict.decision == Decision.GRANTED:
             try:
                 self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
@@ -186,6 +192,7 @@ class DoorDaemon:
     # -- errors, camera, gallery ------------------------------------------------------------
     def _error(self, message: str, verdict: Verdict | None = None, face: AnalysedFace | None = None) -> None:
         self.stats.errors += 1
+        self.metrics.decision(str(Decision.ERROR))
         log.error("%s: %s", self.settings.door_id, message)
         try:
             self.audit.record(
@@ -199,6 +206,7 @@ class DoorDaemon:
 
     def _camera_event(self, kind: str, message: str) -> None:
         self.stats.camera_errors += 1
+        self.metrics.camera_fault()
         log.warning("%s %s: %s", self.settings.door_id, kind, message)
         try:
             self.audit.record(door_id=self.settings.door_id, decision=Decision.ERROR, detail=f"{kind}: {message}"[:1000])
@@ -206,7 +214,9 @@ class DoorDaemon:
             log.exception("could not write the camera event to the audit log")
 
     def _load_gallery(self) -> GalleryIndex:
-        return load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
+        gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
+        self.metrics.gallery(len(gallery), gallery.generation)
+        return gallery
 
     def _load_access(self) -> AccessPolicy:
         with self.sessions() as session:

@@ -1,0 +1,38 @@
+"""The door's Prometheus metrics (`gatekeeper run --metrics-port`): decisions by kind and door,
+frame latency, camera faults, gallery size and generation. A registry per daemon, so two doors
+in one process (tests) never mix their counts."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+# Frame -> decision latency buckets around the 40 ms bar (bench/frame_latency.py).
+LATENCY_BUCKETS = (0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+
+
+class DoorMetrics:
+    def __init__(self, door_id: str) -> None:
+        self.registry = CollectorRegistry()
+        self.door_id = door_id
+        self._decisions = Counter("gatekeeper_decisions", "Door decisions written to the audit log", ["door", "decision"], registry=self.registry)
+        self._latency = Histogram("gatekeeper_frame_seconds", "Frame processing time, camera frame to decision", ["door"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._camera = Counter("gatekeeper_camera_faults", "Camera faults and reconnects", ["door"], registry=self.registry)
+        self._gallery_size = Gauge("gatekeeper_gallery_people", "People in the door's gallery", ["door"], registry=self.registry)
+        self._generation = Gauge("gatekeeper_gallery_generation", "Gallery generation the door holds", ["door"], registry=self.registry)
+
+    def decision(self, decision: str) -> None:
+        self._decisions.labels(self.door_id, decision).inc()
+
+    def frame(self, seconds: float) -> None:
+        self._latency.labels(self.door_id).observe(seconds)
+
+    def camera_fault(self) -> None:
+        self._camera.labels(self.door_id).inc()
+
+    def gallery(self, people: int, generation: int) -> None:
+        self._gallery_size.labels(self.door_id).set(people)
+        self._generation.labels(self.door_id).set(generation)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """/metrics on ``host:port`` in a daemon thread (loopback unless told otherwise)."""
+        start_http_server(port, addr=host, registry=self.registry)
