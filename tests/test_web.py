@@ -178,3 +178,22 @@ def test_the_audit_page_filters_paginates_and_exports_like_the_cli(client: TestC
     listed = client.get("/api/v1/audit?person=emp-0007&limit=10").json()
     assert listed["total"] == 30 and len(listed["rows"]) == 10 and listed["rows"][0]["event_id"] > listed["rows"][-1]["event_id"]
     assert client.get("/audit/export?format=xml").status_code == 422
+
+
+def test_the_doors_page_shows_a_running_doors_heartbeat(client: TestClient, gk, settings) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.door.actuate import LogOnlyActuator
+    from tests.conftest import door_frame
+    from tests.test_daemon import FlakySource, _run_in_thread, _wait_for
+
+    frames = [door_frame(astronaut(), np.random.default_rng(i)) for i in range(10)]
+    daemon = gk.daemon(LogOnlyActuator())
+    thread, stop = _run_in_thread(daemon, FlakySource(frames, drop_after=10**9))
+    try:
+        sign_in(client, "bob")
+        assert _wait_for(lambda: client.get("/api/v1/doors").json()["doors"], timeout=60)
+        (door,) = client.get("/api/v1/doors").json()["doors"]
+        assert door["door_id"] == settings.door_id and door["model_version"] == gk.pipeline.encoder.version and door["camera"] in ("ok", "starting")
+        assert settings.door_id in client.get("/doors").text
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.door.actuate import DoorActuator
+from gatekeeper.door.heartbeat import DoorPulse
 from gatekeeper.door.metrics import DoorMetrics
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.door.camera import FrameReader, FrameSource
@@ -75,6 +76,7 @@ class DoorDaemon:
         self.gallery: GalleryIndex = self._load_gallery()
         self.access: AccessPolicy = self._load_access()
         self._checked_at = time.monotonic()
+        self._heartbeat = DoorPulse(settings.door_id, pipeline.encoder.version)
         self._stale: str | None = None  # why the gallery in memory is not known to be current
         self._last_stale_log = float("-inf")
 
@@ -90,6 +92,7 @@ class DoorDaemon:
                         break
                     continue
                 now = self.stats.frames / REPLAY_FPS if source.finite else time.monotonic()
+                self._heartbeat.frame()
                 self.refresh_gallery()
                 self.process_frame(frame, now)
         finally:
@@ -206,6 +209,7 @@ class DoorDaemon:
 
     def _camera_event(self, kind: str, message: str) -> None:
         self.stats.camera_errors += 1
+        self._heartbeat.camera = kind[:32]
         self.metrics.camera_fault()
         log.warning("%s %s: %s", self.settings.door_id, kind, message)
         try:
@@ -236,6 +240,7 @@ class DoorDaemon:
             if enrollment_changed:
                 self.gallery = self._load_gallery()
                 log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
+            self._heartbeat.report(self.sessions, self.gallery)
             if enrollment_changed or access != self.access.generation:
                 self.access = self._load_access()  # new people may carry validity; a lockdown must land
                 log.info("access policy reloaded (generation %d)", self.access.generation)

@@ -203,3 +203,18 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DoorHeartbeat(Base):
+    """What each running door last reported (schema 0009): the console's doors page."""
+
+    __tablename__ = "door_heartbeats"
+
+    door_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_frame_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    fps: Mapped[float] = mapped_column(Float, default=0.0)
+    camera: Mapped[str] = mapped_column(String(32))  # "ok", or the last fault's kind
+    model_version: Mapped[str] = mapped_column(String(64))
+    gallery_generation: Mapped[int] = mapped_column(Integer)
+    people: Mapped[int] = mapped_column(Integer)

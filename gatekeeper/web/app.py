@@ -27,7 +27,7 @@ from gatekeeper.app import App
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.services.audit import AuditFilter, as_dict, to_csv
-from gatekeeper.services.people import face_thumbnail, find_person, search_people
+from gatekeeper.services.people import door_heartbeats, face_thumbnail, find_person, search_people
 from gatekeeper.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
 from gatekeeper.web.uploads import MAX_FILES, read_upload
 
@@ -191,6 +191,11 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     def audit_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
         return _export(gk, _filter(person, decision, door), format)
 
+    # -- doors ------------------------------------------------------------------------------
+    @web.get("/doors", response_class=HTMLResponse)
+    def doors_page(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
+        return page(request, "doors.html", principal, doors=_doors(gk), now=datetime.now(timezone.utc))
+
     # -- the live door view ---------------------------------------------------------------
     @web.get("/live", response_class=HTMLResponse)
     def live_page(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
@@ -265,7 +270,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
 
     @web.get("/api/v1/doors", tags=["doors"])
     def api_doors(principal: Annotated[Principal, Depends(who)]) -> dict[str, object]:
-        return {"doors": [{"door_id": d.door_id, "timezone": d.timezone, "lockdown": d.lockdown} for d in gk.access.doors()]}
+        return {"doors": _doors(gk)}
 
     return web
 
@@ -310,6 +315,28 @@ def _export(gk: App, f: AuditFilter, format: str) -> Response:
 
 def _person_json(p) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"person_id": p.person_id, "name": p.name, "photos": p.photos, "model_version": p.model_version, "enrolled_at": p.created_at.isoformat()}
+
+
+def _doors(gk: App) -> list[dict[str, object]]:
+    """Every door that reported a heartbeat or that the access policy knows, with both."""
+    policy = {d.door_id: d for d in gk.access.doors()}
+    beats = {h.door_id: h for h in door_heartbeats(gk.sessions)}
+    out = []
+    for door_id in sorted(set(policy) | set(beats)):
+        d, h = policy.get(door_id), beats.get(door_id)
+        out.append({
+            "door_id": door_id, "timezone": d.timezone if d else None, "lockdown": bool(d and d.lockdown),
+            "heartbeat_at": _iso(h.updated_at) if h else None, "last_frame_at": _iso(h.last_frame_at) if h else None,
+            "fps": h.fps if h else None, "camera": h.camera if h else None, "model_version": h.model_version if h else None,
+            "gallery_generation": h.gallery_generation if h else None, "people": h.people if h else None,
+        })
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat(timespec="seconds")
 
 
 def _live_json(row) -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
 """The web console's accounts (argon2 password hashes, roles), signed-in sessions and API tokens,
-each token stored only as its sha256.
+each token stored only as its sha256; and each running door's heartbeat.
 
 Revision ID: 0009
 Revises: 0008
@@ -38,8 +38,19 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "door_heartbeats",
+        sa.Column("door_id", sa.String(64), primary_key=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_frame_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("fps", sa.Float(), nullable=False),
+        sa.Column("camera", sa.String(32), nullable=False),
+        sa.Column("model_version", sa.String(64), nullable=False),
+        sa.Column("gallery_generation", sa.Integer(), nullable=False),
+        sa.Column("people", sa.Integer(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ("api_tokens", "console_sessions", "console_users"):
+    for table in ("door_heartbeats", "api_tokens", "console_sessions", "console_users"):
         op.drop_table(table)
