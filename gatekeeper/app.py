@@ -97,4 +97,6 @@ class App:
         from gatekeeper.door.actuate import make_actuator
         from gatekeeper.door.daemon import DoorDaemon
 
-        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock)
+        from gatekeeper.door.events import decision_events
+
+        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock, decision_events(self.settings))

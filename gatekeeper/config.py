@@ -199,17 +199,30 @@ class AccessSettings(BaseModel):
         return value
 
 
+class EventSettings(BaseModel):
+    """Decisions published to MQTT for integrations (Home Assistant, Frigate's convention):
+    off unless ``mqtt_host`` is set."""
+
+    mqtt_host: str | None = Field(None, max_length=253)
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None
+    mqtt_username: str | None = Field(None, max_length=128)
+    mqtt_password: SecretStr | None = None
+    mqtt_topic_prefix: str = Field("gatekeeper", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
+
+
 # One validated model per concern, each with its own ranges and relations; the names stay flat
 # (GATEKEEPER_MATCH_THRESHOLD, not GATEKEEPER_DECISION__MATCH_THRESHOLD): they are what admins
 # type, what deployments' config files and the docs use.
 CONCERNS: dict[str, type[BaseModel]] = {
     "storage": StorageSettings, "encoder": EncoderSettings, "detection": DetectionSettings,
     "quality": QualitySettings, "decision": DecisionSettings, "liveness": LivenessSettings, "door": DoorSettings,
-    "access": AccessSettings,
+    "access": AccessSettings, "events": EventSettings,
 }
 
 
-class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, LivenessSettings, DoorSettings, AccessSettings, BaseSettings):
+class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySettings, DecisionSettings, LivenessSettings, DoorSettings, AccessSettings, EventSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEKEEPER_", extra="forbid")
 
     @classmethod

@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.door.actuate import DoorActuator
+from gatekeeper.door.events import DecisionEvents, NoEvents
 from gatekeeper.door.heartbeat import DoorPulse
 from gatekeeper.door.metrics import DoorMetrics
 from gatekeeper.services.audit import AuditLog
@@ -57,8 +58,9 @@ class DaemonStats:
 
 
 class DoorDaemon:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None, events: DecisionEvents | None = None) -> None:
         self.settings = settings
+        self.events = events or NoEvents()  # MQTT for integrations: after the log and the door, never before
         # Wall-clock time for the access policy (schedules, validity); injected by replays and tests.
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.sessions = sessions
@@ -98,6 +100,7 @@ class DoorDaemon:
         finally:
             reader.stop()
             reader.join(timeout=5)
+            self.events.close()
         return self.stats
 
     def process_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
@@ -159,7 +162,7 @@ class DoorDaemon:
         # Write-ahead: the decision is on record before the door opens. When it cannot be
         # recorded (database gone, disk full) record() raises and the door stays shut: no
         # unlock ever goes unaudited.
-        self.audit.record(
+        row = self.audit.record(
             door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest,
             best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
             model_version=self.pipeline.encoder.version, quality=_evidence(face, verdict),
@@ -173,6 +176,7 @@ class DoorDaemon:
             except Exception as exc:
                 # The person is in the row's person column, not the text: anonymising clears only that.
                 self._error(f"actuator failed, door not opened: {exc}", verdict, face)
+        self.events.publish(row)
 
     def _snapshot(self, face: AnalysedFace, frame: np.ndarray) -> str | None:
         if not self.settings.snapshots:

@@ -1,0 +1,73 @@
+"""Every door decision, optionally published to MQTT (`<prefix>/<door>/decision`, JSON, no face
+image), the convention Frigate and Home Assistant users already rely on.
+
+Publishing never delays or opens the door: it happens after the decision is in the audit log and
+the door has been actuated, paho's network loop runs in its own thread, messages queue (100 at
+most) while the broker is away and are dropped beyond that, and no error reaches the door loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from typing import Protocol
+
+from gatekeeper.config import Settings
+from gatekeeper.storage.models import AuditEvent
+
+log = logging.getLogger(__name__)
+QUEUE_LIMIT = 100
+
+
+class DecisionEvents(Protocol):
+    def publish(self, row: AuditEvent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NoEvents:
+    def publish(self, row: AuditEvent) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def decision_payload(row: AuditEvent) -> dict[str, object]:
+    """What integrations get: the decision and its evidence, never the face snapshot."""
+    return {
+        "event_id": row.event_id, "at": row.at.isoformat(), "door": row.door_id, "decision": row.decision,
+        "person": row.person_id, "nearest": row.nearest_id, "best": row.best_similarity, "second": row.second_similarity,
+        "threshold": row.threshold, "detail": row.detail,
+    }
+
+
+class MqttEvents:
+    def __init__(self, settings: Settings) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.prefix = settings.mqtt_topic_prefix
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gatekeeper-{settings.door_id}")
+        self._client.max_queued_messages_set(QUEUE_LIMIT)
+        self._client.reconnect_delay_set(1, 30)
+        if settings.mqtt_username:
+            self._client.username_pw_set(settings.mqtt_username, settings.mqtt_password.get_secret_value() if settings.mqtt_password else None)
+        if settings.mqtt_tls:
+            self._client.tls_set(ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
+        self._client.connect_async(settings.mqtt_host, settings.mqtt_port, keepalive=30)
+        self._client.loop_start()
+
+    def publish(self, row: AuditEvent) -> None:
+        try:
+            self._client.publish(f"{self.prefix}/{row.door_id}/decision", json.dumps(decision_payload(row)), qos=1)
+        except Exception as exc:  # noqa: BLE001 - an integration's trouble is never the door's
+            log.warning("MQTT publish failed (%s); the decision is in the audit log", exc)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def decision_events(settings: Settings) -> DecisionEvents:
+    return MqttEvents(settings) if settings.mqtt_host else NoEvents()
