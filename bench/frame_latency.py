@@ -79,13 +79,16 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     found = 0
     shifts: list[float] = []
-    for frame, ref in zip(frames, reference):
+    for i, (frame, ref) in enumerate(zip(frames, reference)):
         t0 = time.perf_counter()
         faces = pipeline.detect(frame, stages)
         t1 = time.perf_counter()
         judged = [pipeline.judge(f, *pipeline.align(frame, f), stages) for f in faces]
         t2 = time.perf_counter()
-        pipeline.check_liveness(frame, judged, stages)
+        # The door's schedule (daemon._decide_frame): the passive nets on a visit's first
+        # votes_window frames, the eye measurement on its later ones, never both on one frame.
+        scoring = liveness != "passive+blink" or i % VISIT_FRAMES < VOTES_WINDOW
+        pipeline.check_liveness(frame, judged, stages, passive=scoring, eyes=liveness != "passive+blink" or not scoring)
         t2b = time.perf_counter()
         pipeline.embed(judged, stages)
         emb = np.stack([a.embedding for a in judged if a.usable]) if any(a.usable for a in judged) else np.zeros((0, encoder.dim), np.float32)
@@ -112,6 +115,8 @@ BASELINE = TRAINING_PROFILE  # MTCNN defaults, as the training caches
 SHIPPED = door_profile(Settings())  # what the door runs
 DOOR_FLIP = Settings().door_flip_average  # the door's default: one encoder pass per frame
 LIVENESS = Settings().liveness  # the door's default liveness check (passive+blink)
+VOTES_WINDOW = Settings().votes_window
+VISIT_FRAMES = 30  # a 2-second visit at 15 fps: its first VOTES_WINDOW frames are scored passively
 STEPS: list[tuple[str, DetectorProfile, bool, bool]] = [  # (step, profile, OpenCV resampling in MTCNN, flip-averaged embedding)
     ("baseline (MTCNN defaults, min 40)", BASELINE, False, True),
     ("+ min face 80 (eyes >= 40 px)", DetectorProfile(80, 640), False, True),
