@@ -44,6 +44,15 @@ class App:
         other command pointed at a wrong path must say so, not start an empty installation."""
         self._create_database = True
 
+    def acting_as(self, actor: str) -> "App":
+        """The same installation, sharing what is already built (database engine, models, keys),
+        whose admin rows name ``actor`` (a console user) instead."""
+        other = App(self.settings, self._encoder, self._create_database, actor)
+        for part in ("sessions", "codec", "pipeline", "thresholds", "audit"):
+            if part in self.__dict__:  # what cached_property has built so far
+                other.__dict__[part] = self.__dict__[part]
+        return other
+
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return open_database(self.settings.resolved_database_url, create=self._create_database)

@@ -178,6 +178,7 @@ def test_the_audit_page_filters_paginates_and_exports_like_the_cli(client: TestC
     listed = client.get("/api/v1/audit?person=emp-0007&limit=10").json()
     assert listed["total"] == 30 and len(listed["rows"]) == 10 and listed["rows"][0]["event_id"] > listed["rows"][-1]["event_id"]
     assert client.get("/audit/export?format=xml").status_code == 422
+    assert client.get("/api/v1/audit?decision=<script>").status_code == 422
 
 
 def test_the_doors_page_shows_a_running_doors_heartbeat(client: TestClient, gk, settings) -> None:  # type: ignore[no-untyped-def]
@@ -197,3 +198,18 @@ def test_the_doors_page_shows_a_running_doors_heartbeat(client: TestClient, gk, 
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def test_verify_a_photo_through_the_api(client: TestClient) -> None:
+    """Enrolled through the API, then recognised in another crop of the same portrait; a portrait
+    of someone else (Grace Hopper, public domain) matches nobody."""
+    import matplotlib.cbook as cbook
+
+    csrf = sign_in(client)
+    assert client.post("/api/v1/people", data={"person_id": "emp-0008", "name": "Eileen Collins"}, files=[("photos", ("a.jpg", _jpeg(astronaut()), "image/jpeg"))], headers={"X-CSRF-Token": csrf}).status_code == 201
+    wider = np.ascontiguousarray(__import__("skimage.data", fromlist=["astronaut"]).astronaut()[0:360, 60:420])
+    (face,) = client.post("/api/v1/verify", files=[("photo", ("probe.jpg", _jpeg(wider), "image/jpeg"))]).json()["faces"]
+    assert face["verdict"] == "match" and face["person_id"] == "emp-0008", face
+    hopper = cv2.cvtColor(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), cv2.COLOR_BGR2RGB)
+    (other,) = client.post("/api/v1/verify", files=[("photo", ("hopper.jpg", _jpeg(hopper), "image/jpeg"))]).json()["faces"]
+    assert other["verdict"] == "no match" and other["person_id"] is None

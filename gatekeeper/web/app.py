@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from gatekeeper.app import App
+from gatekeeper.core.types import Decision
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.services.audit import AuditFilter, as_dict, to_csv
@@ -34,7 +35,7 @@ from gatekeeper.web.uploads import MAX_FILES, read_upload
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
 LIVE_POLL_S = 0.5
-DECISIONS = ("granted", "denied-unknown", "denied-ambiguous", "denied-quality", "denied-spoof", "denied-not-permitted", "error")
+DECISIONS = tuple(d.value for d in Decision)  # the audit page's filter: door decisions and admin actions
 
 
 def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
@@ -62,7 +63,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
 
     def acting(principal: Principal) -> App:
         """The installation, with admin rows naming the console user who acted."""
-        return App(gk.settings, encoder=gk.pipeline.encoder, create_database=False, actor=f"console:{principal.name}")
+        return gk.acting_as(f"console:{principal.name}")
 
     def page(request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: object) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"me": principal, **context}, status_code=status_code)
@@ -255,7 +256,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         from gatekeeper.services.verify import judge_photo
 
         image = await read_upload(photo)
-        faces = judge_photo(gk.pipeline, gk.gallery, _door_policy(gk), image)
+        faces = judge_photo(gk.pipeline, gk.gallery(), _door_policy(gk), image)
         return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates], "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
 
     @web.get("/api/v1/audit", tags=["audit"])
@@ -295,8 +296,8 @@ async def _enroll(gk: App, person_id: str, name: str | None, photos: list[Upload
 
 
 def _filter(person: str, decision: str, door: str) -> AuditFilter:
-    if decision and decision not in DECISIONS and not decision.replace("-", "").isalpha():
-        raise HTTPException(422, f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    if decision and decision not in {d.value for d in Decision}:
+        raise HTTPException(422, f"decision {decision!r} is not one of {', '.join(d.value for d in Decision)}")
     return AuditFilter(person_id=person or None, decision=decision or None, door_id=door or None)
 
 
