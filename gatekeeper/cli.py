@@ -554,7 +554,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
     secure_cookies: Annotated[bool, typer.Option(help="mark cookies Secure (the console is served behind TLS)")] = False,
 ) -> None:
-    """The web console and REST API (docs at /api/docs)."""
+    """The web console and REST API (OpenAPI schema at /api/v1/openapi.json)."""
     import uvicorn
 
     from gatekeeper.web.app import create_app

@@ -213,3 +213,15 @@ def test_verify_a_photo_through_the_api(client: TestClient) -> None:
     hopper = cv2.cvtColor(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), cv2.COLOR_BGR2RGB)
     (other,) = client.post("/api/v1/verify", files=[("photo", ("hopper.jpg", _jpeg(hopper), "image/jpeg"))]).json()["faces"]
     assert other["verdict"] == "no match" and other["person_id"] is None
+
+
+def test_the_console_loads_nothing_from_outside_the_box(client: TestClient) -> None:
+    """Every page's scripts, styles and images come from this server (no CDN), and the API's
+    OpenAPI schema is served."""
+    sign_in(client)
+    for url in ("/login", "/people", "/enroll", "/audit", "/live", "/doors"):
+        html = client.get(url).text
+        assert not re.search(r'(src|href)="(https?:)?//', html), url
+    assert client.get("/api/docs").status_code == 404
+    schema = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/people" in schema["paths"] and "/api/v1/verify" in schema["paths"]

@@ -40,7 +40,9 @@ DECISIONS = tuple(d.value for d in Decision)  # the audit page's filter: door de
 
 def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     """The console for this installation; ``secure_cookies`` when it is served behind TLS."""
-    web = FastAPI(title="gatekeeper", version="1", docs_url="/api/docs", openapi_url="/api/v1/openapi.json", redoc_url=None)
+    # The OpenAPI schema FastAPI generates, at /api/v1/openapi.json; no Swagger or ReDoc page: both
+    # load their scripts from a CDN, and the console loads nothing from outside the box.
+    web = FastAPI(title="gatekeeper", version="1", docs_url=None, openapi_url="/api/v1/openapi.json", redoc_url=None)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     accounts = Accounts(gk.sessions, gk.audit, "console")
