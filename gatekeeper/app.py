@@ -108,4 +108,4 @@ class App:
 
         from gatekeeper.door.events import decision_events
 
-        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock, decision_events(self.settings))
+        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock, decision_events(self.settings, lambda event: self.audit.snapshot_jpeg(event, self.codec)))

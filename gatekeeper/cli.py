@@ -437,20 +437,13 @@ def audit_seal_legacy() -> None:
 def audit_snapshot(event: int, out: Annotated[Path, typer.Option(help="JPEG file to write")]) -> None:
     """Write the face snapshot of one audit row as a JPEG (opening it with the template key when sealed)."""
     from gatekeeper.storage.files import write_private
-    from gatekeeper.storage.models import AuditEvent
 
     gk = _app()
-    with gk.sessions() as s:
-        row = s.get(AuditEvent, event)
-    if row is None or not row.snapshot:
-        _fail(f"event {event} has no snapshot")
-    if not gk.audit.owns_snapshot(row.snapshot):
-        _fail(f"event {event} names {row.snapshot}, outside the snapshot folder {gk.settings.snapshot_dir}: not read")
     try:
-        data = Path(row.snapshot).read_bytes()
-    except OSError as exc:
-        _fail(f"{row.snapshot}: {exc.strerror or exc}")
-    write_private(out, gk.codec.unseal(data) if row.snapshot.endswith(".sealed") else data)
+        jpeg = gk.audit.snapshot_jpeg(event, gk.codec)
+    except GatekeeperError as exc:
+        _fail(str(exc))
+    write_private(out, jpeg)
     console.print(f"event {event}: snapshot written to {safe(out)}")
 
 

@@ -210,6 +210,7 @@ class EventSettings(BaseModel):
     mqtt_username: str | None = Field(None, max_length=128)
     mqtt_password: SecretStr | None = None
     mqtt_topic_prefix: str = Field("gatekeeper", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
+    mqtt_snapshot: bool = Field(False, description="also send the door's face snapshot (base64 JPEG; needs snapshots on)")
 
 
 # One validated model per concern, each with its own ranges and relations; the names stay flat

@@ -105,11 +105,13 @@ def test_an_admin_enrolls_from_the_browser_sees_the_door_grant_live_and_exports_
     _shot(page, "04-people")
     page.goto(f"{console}/live")
     page.wait_for_function("document.getElementById('live-state').textContent === 'live'")
+    gk.settings.snapshots = True  # the door keeps each decision's face: the live view shows it
     daemon, rng = gk.daemon(LogOnlyActuator()), np.random.default_rng(0)  # a replayed door: Collins walks up
     for i in range(4):
         daemon.process_frame(door_frame(astronaut(), rng), i / 15)
     page.wait_for_selector("#live tbody tr.granted", timeout=15000)
     assert "emp-0042" in page.inner_text("#live tbody tr.granted")
+    page.wait_for_function("() => { const i = document.querySelector('#live tbody tr.granted img'); return i && i.complete && i.naturalWidth > 0; }", timeout=15000)
     _shot(page, "05-live")
     page.goto(f"{console}/audit")
     page.click("#verify-chain")

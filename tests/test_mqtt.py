@@ -80,7 +80,32 @@ def test_every_decision_reaches_the_broker_without_the_face(make_app, settings, 
     (topic, payload), = received
     assert topic == f"gatekeeper/{settings.door_id}/decision"
     assert payload["decision"] == "granted" and payload["person"] == "emp-0042" and payload["best"] > 0.9
-    assert "snapshot" not in payload  # the face stays on the door box
+    assert "snapshot" not in payload and "snapshot_jpeg" not in payload  # the face stays on the door box
+
+
+def test_the_face_goes_out_only_when_asked(make_app, settings, broker: int) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    import cv2
+    import paho.mqtt.client as mqtt
+
+    received: list[dict] = []
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    sub.on_message = lambda _c, _u, msg: received.append(json.loads(msg.payload))
+    sub.connect("127.0.0.1", broker)
+    sub.subscribe("gatekeeper/+/decision", qos=1)
+    sub.loop_start()
+    try:
+        time.sleep(0.3)
+        settings.mqtt_host, settings.mqtt_port, settings.snapshots, settings.mqtt_snapshot = "127.0.0.1", broker, True, True
+        _visit(make_app(settings))
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sub.loop_stop()
+    face = cv2.imdecode(np.frombuffer(base64.b64decode(received[0]["snapshot_jpeg"]), np.uint8), cv2.IMREAD_COLOR)
+    assert face is not None and face.shape[0] >= 100
 
 
 def test_a_broker_that_is_down_never_delays_or_changes_the_door(make_app, settings) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""Every door decision, optionally published to MQTT (`<prefix>/<door>/decision`, JSON, no face
-image), the convention Frigate and Home Assistant users already rely on.
+"""Every door decision, optionally published to MQTT (`<prefix>/<door>/decision`, JSON; the face
+snapshot only with ``mqtt_snapshot``), the convention Frigate and Home Assistant users rely on.
 
 Publishing never delays or opens the door: it happens after the decision is in the audit log and
 the door has been actuated, paho's network loop runs in its own thread, messages queue (100 at
@@ -8,9 +8,11 @@ most) while the broker is away and are dropped beyond that, and no error reaches
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Protocol
 
 from gatekeeper.config import Settings
@@ -44,10 +46,12 @@ def decision_payload(row: AuditEvent) -> dict[str, object]:
 
 
 class MqttEvents:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, face_of: Callable[[int], bytes] | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.prefix = settings.mqtt_topic_prefix
+        # The face goes out only when asked (mqtt_snapshot) and when the door saved one.
+        self._face_of = face_of if settings.mqtt_snapshot else None
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"gatekeeper-{settings.door_id}")
         self._client.max_queued_messages_set(QUEUE_LIMIT)
         self._client.reconnect_delay_set(1, 30)
@@ -60,7 +64,10 @@ class MqttEvents:
 
     def publish(self, row: AuditEvent) -> None:
         try:
-            self._client.publish(f"{self.prefix}/{row.door_id}/decision", json.dumps(decision_payload(row)), qos=1)
+            payload = decision_payload(row)
+            if self._face_of is not None and row.snapshot:
+                payload["snapshot_jpeg"] = base64.b64encode(self._face_of(row.event_id)).decode()
+            self._client.publish(f"{self.prefix}/{row.door_id}/decision", json.dumps(payload), qos=1)
         except Exception as exc:  # noqa: BLE001 - an integration's trouble is never the door's
             log.warning("MQTT publish failed (%s); the decision is in the audit log", exc)
 
@@ -69,5 +76,6 @@ class MqttEvents:
         self._client.disconnect()
 
 
-def decision_events(settings: Settings) -> DecisionEvents:
-    return MqttEvents(settings) if settings.mqtt_host else NoEvents()
+def decision_events(settings: Settings, face_of: Callable[[int], bytes] | None = None) -> DecisionEvents:
+    """MQTT when ``mqtt_host`` is set; ``face_of(event_id)`` reads a row's snapshot JPEG."""
+    return MqttEvents(settings, face_of) if settings.mqtt_host else NoEvents()

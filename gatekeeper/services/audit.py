@@ -35,7 +35,8 @@ from gatekeeper.storage.audit_chain import (
 from gatekeeper.core.types import Decision
 from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import AuditEvent, Meta
-from gatekeeper.errors import EnvironmentFault
+from gatekeeper.errors import EnvironmentFault, InputError
+from gatekeeper.storage.templates import TemplateCodec
 
 EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "nearest_id", "actor", "anonymised_at", "row_hash"]
 
@@ -228,6 +229,21 @@ class AuditLog:
             self._append(session, door_id=ADMIN_DOOR, decision=Decision.PURGED, detail=f"{count} rows up to event {old.event_id} purged (retention)",
                          at=datetime.now(timezone.utc), covers={"through_event": old.event_id, "rows": int(count)}, actor=actor or os_user())
         return int(count), snapshots
+
+    def snapshot_jpeg(self, event_id: int, codec: TemplateCodec) -> bytes:
+        """The face snapshot of one row as JPEG bytes (opened with the template key when sealed);
+        a refusal naming the reason when the row has none, or names a file outside the folder."""
+        with self.sessions() as session:
+            row = session.get(AuditEvent, event_id)
+        if row is None or not row.snapshot:
+            raise InputError(f"event {event_id} has no snapshot")
+        if not self.owns_snapshot(row.snapshot):
+            raise InputError(f"event {event_id} names {row.snapshot}, outside the snapshot folder: not read")
+        try:
+            data = Path(row.snapshot).read_bytes()
+        except OSError as exc:
+            raise InputError(f"event {event_id}: snapshot {row.snapshot}: {exc.strerror or exc}") from exc
+        return codec.unseal(data) if row.snapshot.endswith(".sealed") else data
 
     def snapshots_older_than(self, cutoff: datetime) -> list[str]:
         with self.sessions() as session:

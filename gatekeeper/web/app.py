@@ -190,6 +190,15 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         rows, total = gk.audit.page(AuditFilter(), PAGE_SIZE)
         return page(request, "audit.html", principal, rows=rows, total=total, page=1, pages=max(1, -(-total // PAGE_SIZE)), person="", decision="", door="", decisions=DECISIONS, problems=problems)
 
+    @web.get("/audit/{event_id}/snapshot")
+    def audit_snapshot(event_id: int, principal: Annotated[Principal, Depends(who)]) -> Response:
+        """One row's face snapshot (when the door saves them), opened with the template key."""
+        try:
+            jpeg = gk.audit.snapshot_jpeg(event_id, gk.codec)
+        except GatekeeperError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
     @web.get("/audit/export")
     def audit_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
         return _export(gk, _filter(person, decision, door), format)
@@ -343,7 +352,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _live_json(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"event_id": row.event_id, "at": row.at.isoformat(), "door": row.door_id, "decision": row.decision, "person": row.person_id, "nearest": row.nearest_id, "best": row.best_similarity, "detail": row.detail}
+    return {"event_id": row.event_id, "at": row.at.isoformat(), "door": row.door_id, "decision": row.decision, "person": row.person_id, "nearest": row.nearest_id, "best": row.best_similarity, "detail": row.detail, "snapshot": bool(row.snapshot)}
 
 
 def _door_policy(gk: App):  # type: ignore[no-untyped-def]

@@ -11,11 +11,23 @@
     row.className = d.decision;
     const cells = [d.event_id, d.at.replace("T", " ").slice(0, 19), d.door, d.decision, d.person || "", d.nearest || "",
       d.best == null ? "" : d.best.toFixed(3), d.detail || ""];
-    for (const value of cells) {
+    cells.forEach((value, i) => {
       const cell = document.createElement("td");
       cell.textContent = String(value);  // text, never HTML: a detail cannot inject markup
+      if (i === 3) cell.className = "decision";
       row.appendChild(cell);
+    });
+    const face = document.createElement("td");
+    if (d.snapshot) {  // the door saved the face: show it (served by this console, key-opened)
+      const img = document.createElement("img");
+      img.src = "/audit/" + encodeURIComponent(d.event_id) + "/snapshot";
+      img.alt = "face at the door";
+      img.className = "thumb";
+      img.width = 48;
+      img.height = 48;
+      face.appendChild(img);
     }
+    row.prepend(face);
     body.prepend(row);
   });
 })();
