@@ -225,3 +225,28 @@ def test_the_console_loads_nothing_from_outside_the_box(client: TestClient) -> N
     assert client.get("/api/docs").status_code == 404
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/people" in schema["paths"] and "/api/v1/verify" in schema["paths"]
+
+
+def test_person_detail_adds_photos_and_the_api_renames(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    csrf = sign_in(client)
+    photo = [("photos", ("a.jpg", _jpeg(astronaut()), "image/jpeg"))]
+    assert client.post("/api/v1/people", data={"person_id": "emp-0009", "name": "E. Collins"}, files=photo, headers={"X-CSRF-Token": csrf}).status_code == 201
+    mirrored = np.ascontiguousarray(astronaut()[:, ::-1])
+    added = client.post("/people/emp-0009/photos", data={"csrf": csrf}, files=[("photos", ("b.jpg", _jpeg(mirrored), "image/jpeg"))])
+    assert added.status_code == 200 and "Enrolled" in added.text
+    assert client.get("/api/v1/people/emp-0009").json()["photos"] == 2
+    assert [r.decision for r in gk.audit.query(AuditFilter(person_id="emp-0009"))] == ["enrolled", "extended"]
+    assert client.patch("/api/v1/people/emp-0009", data={"name": "Eileen Collins"}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.get("/api/v1/people/emp-0009").json()["name"] == "Eileen Collins"
+    assert client.patch("/api/v1/people/emp-0009", data={"name": "x"}).status_code == 403  # no CSRF token
+
+
+def test_audit_time_filters(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    t0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    for day in range(3):
+        gk.audit.record(door_id="front", decision="granted", person_id="emp-0010", at=t0 + timedelta(days=day))
+    sign_in(client, "bob")
+    assert client.get("/api/v1/audit?since=2026-12-01&door=front").json()["total"] == 2
+    assert client.get("/api/v1/audit?since=2026-12-01&until=2026-12-02&door=front").json()["total"] == 1
+    assert "1 rows" in client.get("/audit?since=2026-12-02&door=front").text
+    assert client.get("/api/v1/audit?since=yesterday").status_code == 422

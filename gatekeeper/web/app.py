@@ -141,6 +141,14 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         person, photos = found
         return page(request, "person.html", principal, person=person, photos=photos, access=gk.access.person(person_id), message=request.query_params.get("message"))
 
+    @web.post("/people/{person_id}/photos", response_class=HTMLResponse)
+    async def add_photos(request: Request, person_id: str, principal: Annotated[Principal, Depends(changer)], photos: Annotated[list[UploadFile], File()]) -> Response:
+        """More photos for an enrolled person (their template is recomputed from all of them)."""
+        if find_person(gk.sessions, person_id) is None:
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        result = await _enroll(acting(principal), person_id, None, photos, force=False, extend=True)
+        return page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
+
     @web.post("/people/{person_id}/rename")
     def rename(person_id: str, name: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> Response:
         if not acting(principal).enrollment.rename(person_id, name):
@@ -179,16 +187,16 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
 
     # -- audit ------------------------------------------------------------------------------
     @web.get("/audit", response_class=HTMLResponse)
-    def audit_page(request: Request, principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
-        rows, total = gk.audit.page(_filter(person, decision, door), PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-        return page(request, "audit.html", principal, rows=rows, total=total, page=page_no, pages=max(1, -(-total // PAGE_SIZE)), person=person, decision=decision, door=door, decisions=DECISIONS, problems=None)
+    def audit_page(request: Request, principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", since: str = "", until: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+        rows, total = gk.audit.page(_filter(person, decision, door, since, until), PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+        return page(request, "audit.html", principal, rows=rows, total=total, page=page_no, pages=max(1, -(-total // PAGE_SIZE)), person=person, decision=decision, door=door, since=since, until=until, decisions=DECISIONS, problems=None)
 
     @web.get("/audit/verify", response_class=HTMLResponse)
     def audit_verify(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
         """The whole chain checked (seconds on a large log: on request, not on every page view)."""
         problems = gk.audit.verify()
         rows, total = gk.audit.page(AuditFilter(), PAGE_SIZE)
-        return page(request, "audit.html", principal, rows=rows, total=total, page=1, pages=max(1, -(-total // PAGE_SIZE)), person="", decision="", door="", decisions=DECISIONS, problems=problems)
+        return page(request, "audit.html", principal, rows=rows, total=total, page=1, pages=max(1, -(-total // PAGE_SIZE)), person="", decision="", door="", since="", until="", decisions=DECISIONS, problems=problems)
 
     @web.get("/audit/{event_id}/snapshot")
     def audit_snapshot(event_id: int, principal: Annotated[Principal, Depends(who)]) -> Response:
@@ -200,8 +208,8 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
     @web.get("/audit/export")
-    def audit_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
-        return _export(gk, _filter(person, decision, door), format)
+    def audit_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", since: str = "", until: str = "", format: str = "csv") -> Response:
+        return _export(gk, _filter(person, decision, door, since, until), format)
 
     # -- doors ------------------------------------------------------------------------------
     @web.get("/doors", response_class=HTMLResponse)
@@ -255,6 +263,12 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         body = {"person_id": result.person_id, "enrolled": result.enrolled, "reason": result.reason, "photos": [{"photo": p.path, "usable": p.ok, "reason": p.reason} for p in result.photos]}
         return JSONResponse(body, status_code=201 if result.enrolled else 422)
 
+    @web.patch("/api/v1/people/{person_id}", tags=["people"])
+    def api_rename(person_id: str, name: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> dict[str, object]:
+        if not acting(principal).enrollment.rename(person_id, name):
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        return {"person_id": person_id, "name": name}
+
     @web.delete("/api/v1/people/{person_id}", tags=["people"])
     def api_remove(person_id: str, principal: Annotated[Principal, Depends(changer)]) -> dict[str, object]:
         if find_person(gk.sessions, person_id) is None:
@@ -271,14 +285,14 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates], "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
 
     @web.get("/api/v1/audit", tags=["audit"])
-    def api_audit(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", limit: Annotated[int, Query(ge=1, le=10000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
+    def api_audit(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", since: str = "", until: str = "", limit: Annotated[int, Query(ge=1, le=10000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
         """Matching rows, newest first, with the total."""
-        rows, total = gk.audit.page(_filter(person, decision, door), limit, offset)
+        rows, total = gk.audit.page(_filter(person, decision, door, since, until), limit, offset)
         return {"total": total, "rows": [as_dict(r) for r in rows]}
 
     @web.get("/api/v1/audit/export", tags=["audit"])
-    def api_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", format: str = "csv") -> Response:
-        return _export(gk, _filter(person, decision, door), format)
+    def api_export(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", since: str = "", until: str = "", format: str = "csv") -> Response:
+        return _export(gk, _filter(person, decision, door, since, until), format)
 
     @web.get("/api/v1/doors", tags=["doors"])
     def api_doors(principal: Annotated[Principal, Depends(who)]) -> dict[str, object]:
@@ -287,7 +301,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     return web
 
 
-async def _enroll(gk: App, person_id: str, name: str | None, photos: list[UploadFile], force: bool):  # type: ignore[no-untyped-def]
+async def _enroll(gk: App, person_id: str, name: str | None, photos: list[UploadFile], force: bool, extend: bool = False):  # type: ignore[no-untyped-def]
     """Each upload decoded safely (size, type, pixels) and embedded; then one enrollment, which
     refuses a lookalike of someone enrolled unless forced. Nothing is written on a refusal."""
     from gatekeeper.services.enrollment import PhotoResult, embed_image
@@ -303,13 +317,24 @@ async def _enroll(gk: App, person_id: str, name: str | None, photos: list[Upload
             if exc.status_code == 413:
                 raise
             results.append(PhotoResult(label, reason=str(exc.detail)))
-    return gk.enrollment.enroll(person_id, name, results, force=force)
+    return gk.enrollment.enroll(person_id, name, results, extend=extend, force=force)
 
 
-def _filter(person: str, decision: str, door: str) -> AuditFilter:
+def _filter(person: str, decision: str, door: str, since: str = "", until: str = "") -> AuditFilter:
+    """The CLI's audit filters; ``since``/``until`` are ISO dates or times (UTC without an offset)."""
     if decision and decision not in {d.value for d in Decision}:
         raise HTTPException(422, f"decision {decision!r} is not one of {', '.join(d.value for d in Decision)}")
-    return AuditFilter(person_id=person or None, decision=decision or None, door_id=door or None)
+    return AuditFilter(person_id=person or None, decision=decision or None, door_id=door or None, since=_instant(since, "since"), until=_instant(until, "until"))
+
+
+def _instant(text: str, name: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(422, f"{name} {text[:40]!r} is not an ISO date or time (e.g. 2026-12-01 or 2026-12-01T08:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _export(gk: App, f: AuditFilter, format: str) -> Response:
