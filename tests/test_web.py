@@ -250,3 +250,20 @@ def test_audit_time_filters(client: TestClient, gk) -> None:  # type: ignore[no-
     assert client.get("/api/v1/audit?since=2026-12-01&until=2026-12-02&door=front").json()["total"] == 1
     assert "1 rows" in client.get("/audit?since=2026-12-02&door=front").text
     assert client.get("/api/v1/audit?since=yesterday").status_code == 422
+
+
+def test_one_guesser_cannot_lock_everyone_out_behind_a_proxy() -> None:
+    """All clients share the proxy's address: five wrong passwords for one user throttle that
+    user, not the next user from the same address; twenty from one address throttle it."""
+    from gatekeeper.web.security import LoginThrottle
+
+    throttle = LoginThrottle()
+    for _ in range(5):
+        throttle.failed(["user:mallory", "addr:127.0.0.1"], now=0.0)
+    assert throttle.retry_after(["user:mallory", "addr:127.0.0.1"], now=1.0) > 0
+    assert throttle.retry_after(["user:alice", "addr:127.0.0.1"], now=1.0) == 0
+    for i in range(15):
+        throttle.failed([f"user:u{i}", "addr:127.0.0.1"], now=2.0)
+    assert throttle.retry_after(["user:alice", "addr:127.0.0.1"], now=3.0) > 0
+    assert throttle.retry_after(["user:alice", "addr:10.0.0.9"], now=3.0) == 0
+    assert throttle.retry_after(["user:alice", "addr:127.0.0.1"], now=400.0) == 0  # the window passed

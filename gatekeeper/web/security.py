@@ -21,24 +21,26 @@ class NotSignedIn(Exception):
 
 
 class LoginThrottle:
-    """At most ``failures`` wrong passwords per ``window_s`` for one username, and for one client
-    address; after that every attempt is refused (429) until the window has passed, the right
-    password included, so guessing costs the guesser time, not the server's CPU."""
+    """At most ``failures`` wrong passwords per ``window_s`` for one username, and
+    ``address_failures`` for one client address (higher: behind a reverse proxy every client
+    shares one address, and one guesser must not lock everybody out); past either, every
+    attempt is refused (429) until the window has passed, the right password included, so
+    guessing costs the guesser time, not the server's CPU."""
 
-    def __init__(self, failures: int = 5, window_s: float = 300.0) -> None:
-        self.failures = failures
+    def __init__(self, failures: int = 5, address_failures: int = 20, window_s: float = 300.0) -> None:
         self.window_s = window_s
+        self._limits = {"user": failures, "addr": address_failures}
         self._seen: dict[str, deque[float]] = defaultdict(deque)
 
     def retry_after(self, keys: list[str], now: float | None = None) -> int:
-        """Seconds until these keys may try again; 0 when they may now."""
+        """Seconds until these keys (``user:...``, ``addr:...``) may try again; 0 when they may now."""
         now = time.monotonic() if now is None else now
         wait = 0.0
         for key in keys:
             seen = self._seen[key]
             while seen and now - seen[0] > self.window_s:
                 seen.popleft()
-            if len(seen) >= self.failures:
+            if len(seen) >= self._limits[key.split(":", 1)[0]]:
                 wait = max(wait, self.window_s - (now - seen[0]))
         return int(wait) + 1 if wait > 0 else 0
 
@@ -49,7 +51,8 @@ class LoginThrottle:
 
     def succeeded(self, keys: list[str]) -> None:
         for key in keys:
-            self._seen.pop(key, None)
+            if key.startswith("user:"):  # a right password clears that user's count, not the address's
+                self._seen.pop(key, None)
 
 
 def principal_of(request: Request, accounts: Accounts) -> Principal | None:
