@@ -68,7 +68,8 @@ def frame_evidence(pipeline: FacePipeline, images: list[np.ndarray]) -> tuple[li
         faces = [f for f in pipeline.analyse(image) if f.liveness is not None]
         if faces:
             scores.append(faces[0].liveness)
-            eyes.append(faces[0].eyes)
+            if faces[0].eyes is not None or len(scores) <= Settings().votes_window:
+                eyes.append(faces[0].eyes)  # None only where blink_within skips (a visit's first frames)
     return scores, eyes
 
 

@@ -118,7 +118,8 @@ class FacePipeline:
                 face.liveness = float(score)
         if profile.blinks and eyes:
             for face in usable:
-                face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
+                if _inside(face.detection.box, image_rgb.shape):  # a face cut by the frame edge gives false "blinks"
+                    face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
 
     def embed(self, faces: list[AnalysedFace], profile: PipelineProfile) -> None:
         """Sets the embedding of every usable face, in one encoder batch."""
@@ -160,3 +161,11 @@ class FacePipeline:
 def door_profile(settings: Settings) -> DetectorProfile:
     """The door's detector settings (also what the benchmarks time as "shipped")."""
     return DetectorProfile(settings.detect_min_face_px, settings.detect_max_side, settings.detect_pyramid_factor, settings.detect_thresholds)
+
+
+def _inside(box: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether the face box lies wholly inside the frame. The eye model's lids collapse now and then
+    on a face that runs off the frame (bench/liveness.py: the one still photo that "blinked"
+    deepest in the tuning half), so such frames carry no eye evidence either way."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    return x1 >= 0 and y1 >= 0 and x2 <= shape[1] and y2 <= shape[0]
