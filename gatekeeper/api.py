@@ -23,7 +23,6 @@ import numpy as np
 
 from gatekeeper.app import App
 from gatekeeper.config import Settings
-from gatekeeper.core import DoorPolicy
 from gatekeeper.services.audit import AuditFilter, as_dict
 from gatekeeper.services.people import list_people
 
@@ -73,7 +72,7 @@ class Deployment:
         from gatekeeper.services.verify import judge_photo  # the face stack loads on first use
 
         app = self._app
-        policy = DoorPolicy(app.thresholds.rules(app.settings.cooldown_s))
+        policy = app.door_policy()
         return [
             Identification(j.verdict, j.vote.person_id, j.candidates[0].similarity if j.candidates else None, j.box, tuple(j.problems), j.liveness)
             for j in judge_photo(app.pipeline, app.gallery(), policy, image_rgb)

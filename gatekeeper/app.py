@@ -21,6 +21,7 @@ from gatekeeper.storage.keys import audit_key
 from gatekeeper.storage.templates import TemplateCodec
 
 if TYPE_CHECKING:
+    from gatekeeper.core import DoorPolicy
     from gatekeeper.door.actuate import DoorActuator
     from gatekeeper.door.daemon import DoorDaemon
     from gatekeeper.gallery import GalleryIndex
@@ -96,6 +97,12 @@ class App:
 
     def gallery(self) -> GalleryIndex:
         return self.enrollment.gallery()
+
+    def door_policy(self) -> DoorPolicy:
+        """The door's per-frame rules (thresholds in force), for judging photos as the door would."""
+        from gatekeeper.core import DoorPolicy
+
+        return DoorPolicy(self.thresholds.rules(self.settings.cooldown_s))
 
     def forget(self, person_id: str, anonymise: bool = False, reason: str = "person removed") -> ForgetReport:
         from gatekeeper.services.privacy import forget_person

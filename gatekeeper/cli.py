@@ -246,12 +246,11 @@ def verify(
 
     Exit 0: a face in every photo could be judged; 1: some photo had none (unreadable, no face,
     or no face usable at the door); 2: usage or setup error."""
-    from gatekeeper.core import DoorPolicy
     from gatekeeper.services.verify import verify_photos
 
     gk = _app()
     gallery = gk.gallery()
-    results = verify_photos(gk.pipeline, gallery, DoorPolicy(gk.thresholds.rules(gk.settings.cooldown_s)), photos, top)
+    results = verify_photos(gk.pipeline, gallery, gk.door_policy(), photos, top)
     if not results:
         _fail("no photos found in " + ", ".join(str(p) for p in photos), 2)
     names = names_of(gk.sessions, {c.person_id for r in results for f in r.faces for c in f.candidates})

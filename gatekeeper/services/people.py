@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.storage.models import DoorHeartbeat, Person, Photo
@@ -58,8 +58,6 @@ def names_of(sessions: sessionmaker[Session], person_ids: set[str]) -> dict[str,
 def search_people(sessions: sessionmaker[Session], query: str = "", limit: int = 50, offset: int = 0) -> tuple[list[EnrolledPerson], int]:
     """One page of people whose id or name contains ``query`` (case-insensitive), by id, with
     the total: one query for the page and its photo counts, one for the total (no N+1)."""
-    from sqlalchemy import func, or_
-
     with sessions() as s:
         where = or_(Person.person_id.ilike(f"%{_like(query)}%", escape="\\"), Person.name.ilike(f"%{_like(query)}%", escape="\\")) if query else None
         counts = select(Photo.person_id, func.count().label("n")).group_by(Photo.person_id).subquery()

@@ -281,7 +281,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         from gatekeeper.services.verify import judge_photo
 
         image = await read_upload(photo)
-        faces = judge_photo(gk.pipeline, gk.gallery(), _door_policy(gk), image)
+        faces = judge_photo(gk.pipeline, gk.gallery(), gk.door_policy(), image)
         return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates], "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
 
     @web.get("/api/v1/audit", tags=["audit"])
@@ -379,8 +379,3 @@ def _iso(value: datetime | None) -> str | None:
 def _live_json(row) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"event_id": row.event_id, "at": row.at.isoformat(), "door": row.door_id, "decision": row.decision, "person": row.person_id, "nearest": row.nearest_id, "best": row.best_similarity, "detail": row.detail, "snapshot": bool(row.snapshot)}
 
-
-def _door_policy(gk: App):  # type: ignore[no-untyped-def]
-    from gatekeeper.core import DoorPolicy
-
-    return DoorPolicy(gk.thresholds.rules(gk.settings.cooldown_s))
