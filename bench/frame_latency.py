@@ -3,7 +3,9 @@
 Prints p50/p95 per stage (detect, align, embed, search, total) and frames per second, for 1 and 2
 threads, one row per detection step added on top of the previous one (minimum face size,
 downscaling, MTCNN thresholds, pyramid step), so each step's effect shows; then the shipped setting
-again with one CPU-bound neighbour process (bench/load.py). For each row also: the
+again with one CPU-bound neighbour process (bench/load.py). The door runs the liveness checks on a
+second thread beside the encoder (FacePipeline.embed_with_liveness): in those rows the embed column
+is both, and an "in turn" row shows them one after the other. For each row also: the
 share of frames where a usable face was found, and how far its landmarks moved from the baseline
 row's (median and 95th percentile, in % of the eye distance): the price paid in alignment.
 Faces come from LFW when the datasets are present, else from the demo's public-domain portraits,
@@ -69,7 +71,7 @@ def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
-def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True, liveness: str = "passive") -> dict[str, object]:
+def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True, liveness: str = "passive", beside: bool = True) -> dict[str, object]:
     """Times the product's own pipeline stages on ``frames`` with the detector settings of one step."""
     torch.set_num_threads(threads)
     use_opencv_resampling(opencv)
@@ -88,9 +90,17 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
         # The door's schedule (daemon._decide_frame): the passive nets on a visit's first
         # votes_window frames, the eye measurement on its later ones, never both on one frame.
         scoring = liveness != "passive+blink" or i % VISIT_FRAMES < VOTES_WINDOW
-        pipeline.check_liveness(frame, judged, stages, passive=scoring, eyes=liveness != "passive+blink" or not scoring)
-        t2b = time.perf_counter()
-        pipeline.embed(judged, stages)
+        passive, eyes = (judged if scoring else []), (judged if liveness != "passive+blink" or not scoring else [])
+        if liveness == "off":
+            passive, eyes = [], []
+        if beside:  # as the door runs it: the checks on a second thread while the encoder runs
+            t2b = t2
+            pipeline.embed_with_liveness(frame, judged, stages, passive, eyes)
+        else:
+            pipeline.check_liveness(frame, passive, stages, eyes=False)
+            pipeline.check_liveness(frame, eyes, stages, passive=False)
+            t2b = time.perf_counter()
+            pipeline.embed(judged, stages)
         emb = np.stack([a.embedding for a in judged if a.usable]) if any(a.usable for a in judged) else np.zeros((0, encoder.dim), np.float32)
         t3 = time.perf_counter()
         gallery.search(emb, k=2)
@@ -101,7 +111,7 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
             shifts.append(float(np.linalg.norm(faces[0].landmarks - ref, axis=1).max()) / eye * 100)
         for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t2b - t2, t3 - t2b, t4 - t3, t4 - t0)):
             times[stage].append(dt * 1000)
-    row: dict[str, object] = {"step": step, "threads": threads, "flip_averaged": flip, "liveness": liveness, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
+    row: dict[str, object] = {"step": step, "threads": threads, "liveness_beside_encoder": beside and liveness != "off", "flip_averaged": flip, "liveness": liveness, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
     row["landmark_shift_p50_pct"] = float(np.percentile(shifts, 50)) if shifts else None
     row["landmark_shift_p95_pct"] = float(np.percentile(shifts, 95)) if shifts else None
     for stage in STAGES:
@@ -156,6 +166,8 @@ def main() -> None:
     reference = reference_landmarks(pipeline, frames)
     steps = STEPS[-2:-1] if args.quick else STEPS
     rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip, LIVENESS if step.endswith("(= shipped)") else "off") for step, profile, opencv, flip in steps for threads in (1, 2)]
+    rows += [run_setting(frames, pipeline, gallery, 1, "option: liveness in turn, not beside", SHIPPED, True, reference, DOOR_FLIP, LIVENESS, beside=False)]
+    rows += [run_setting(frames, pipeline, gallery, 1, "option: liveness off", SHIPPED, True, reference, DOOR_FLIP, "off")]
     rows += [run_setting(frames, pipeline, gallery, 1, "option: liveness passive only", SHIPPED, True, reference, DOOR_FLIP, "passive")]
     # A visit's frames after its first votes_window: the door runs the eye measurement only.
     rows += [run_setting(frames, pipeline, gallery, 1, "shipped, later frames of a visit", SHIPPED, True, reference, DOOR_FLIP, "blink only")]
@@ -164,7 +176,7 @@ def main() -> None:
     header = f"{'step':<34} {'thr':>3} | " + " | ".join(f"{s:>13} p50/p95" for s in STAGES) + " |   fps | found | landmark shift p50/p95"
     print(header)
     for r in rows:
-        cells = " | ".join(f"{r[f'{s}_p50_ms']:7.1f}/{r[f'{s}_p95_ms']:<13.1f}" for s in STAGES)
+        cells = " | ".join("  (beside embed)     " if s == "liveness" and r["liveness_beside_encoder"] else f"{r[f'{s}_p50_ms']:7.1f}/{r[f'{s}_p95_ms']:<13.1f}" for s in STAGES)
         shift = f"{r['landmark_shift_p50_pct']:.1f}% / {r['landmark_shift_p95_pct']:.1f}%" if r["landmark_shift_p50_pct"] is not None else "-"
         print(f"{r['step']:<34} {r['threads']:>3} | {cells} | {r['fps']:5.1f} | {r['usable_face_rate']:5.0%} | {shift}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

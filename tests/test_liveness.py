@@ -227,3 +227,38 @@ def test_the_public_api_reports_the_passive_score(nuaa: Path, tmp_path: Path) ->
     (printed,) = door.identify(read_rgb(sorted((nuaa / "print").glob("0015_*.jpg"))[0]))
     (live,) = door.identify(read_rgb(real[-1]))
     assert printed.liveness is not None and live.liveness is not None and printed.liveness < 0.1 < live.liveness
+
+
+def test_liveness_beside_the_encoder_gives_what_it_gives_in_turn(nuaa: Path, door_settings: Settings, encoder, passive) -> None:  # type: ignore[no-untyped-def]
+    """The door runs the liveness checks on a second thread while the encoder runs: the scores,
+    eye measurements and embeddings are those of running the stages one after the other."""
+    pipeline = FacePipeline(door_settings, encoder, passive)
+    for photo in (sorted((nuaa / "real").glob("*.jpg"))[0], sorted((nuaa / "print").glob("*.jpg"))[0]):
+        image = read_rgb(photo)
+        in_turn = pipeline.judged_faces(image)
+        pipeline.check_liveness(image, in_turn, pipeline.door)
+        pipeline.embed(in_turn, pipeline.door)
+        beside = pipeline.judged_faces(image)
+        pipeline.embed_with_liveness(image, beside, pipeline.door, beside, beside)
+        assert [f.usable for f in beside] == [f.usable for f in in_turn] and any(f.usable for f in beside)
+        for a, b in zip(in_turn, beside):
+            assert a.liveness == b.liveness and a.eyes == b.eyes
+            np.testing.assert_array_equal(a.embedding, b.embedding)
+
+
+def test_a_liveness_failure_beside_the_encoder_keeps_the_door_shut(nuaa: Path, make_app, live_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """The checks run on another thread; an exception there still fails the frame closed, logged."""
+    gk, enrolled = _door(make_app, live_settings, nuaa, "0015")
+    actuator = LogOnlyActuator()
+    daemon = gk.daemon(actuator)
+
+    def broken(image, faces):  # type: ignore[no-untyped-def]
+        raise RuntimeError("liveness net crashed")
+
+    gk.pipeline.passive.scores = broken
+    visits = [p for p in sorted((nuaa / "real").glob("0015_*.jpg")) if p not in enrolled][-3:]
+    verdicts = [daemon.process_frame(read_rgb(photo), 0.1 * i) for i, photo in enumerate(visits)]
+    assert actuator.unlocks == []
+    assert all(v.decision == Decision.ERROR and "liveness net crashed" in v.detail for (v,) in verdicts)
+    rows = gk.audit.query(AuditFilter(door_id=live_settings.door_id))
+    assert rows and all(r.decision == Decision.ERROR for r in rows)

@@ -48,3 +48,13 @@ def test_the_replaced_visit_is_over() -> None:
     (a,) = tracker.update([(BOX, A)], now=0.0)
     tracker.update([(NEAR, B)], now=0.07)
     assert a.track_id not in tracker.tracks, "A's visit ended when B took the spot"
+
+
+def test_continuing_names_the_visit_a_box_would_join_without_changing_any() -> None:
+    """What the door's liveness plan reads before the embedding is in: position alone, no side effects."""
+    tracker = FaceTracker(same_person=0.5)
+    (first,) = tracker.update([(BOX, A)], 0.0)
+    assert tracker.continuing([NEAR, BOX + 300.0], 0.07) == [first, None]
+    assert tracker.continuing([NEAR, NEAR + 2.0], 0.07) == [first, None], "one visit continues in one face only"
+    assert tracker.continuing([NEAR], 2.0) == [None], "after a gap the visit is over"
+    assert list(tracker.tracks) == [first.track_id] and first.last_seen == 0.0

@@ -119,17 +119,11 @@ class DoorDaemon:
     def _decide_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
         if self._stale is not None:
             return self._refuse_stale()
-        faces = self.pipeline.analyse(frame, liveness=False)
+        faces = self.pipeline.judged_faces(frame)
         self.stats.faces += len(faces)
+        passive, eyes = self._liveness_plan(faces, now)
+        self.pipeline.embed_with_liveness(frame, faces, self.pipeline.door, passive, eyes)
         tracks = self.tracker.update([(f.detection.box, f.embedding) for f in faces], now)
-        # The liveness stage, before matching, only where it can still change a decision, and
-        # never both checks on one frame (that frame would miss the latency bar): the passive
-        # nets (~4 ms a face) on a visit's first votes_window usable frames, which are the scores
-        # the policy averages; the eye measurement (~5 ms) on its later frames until it is decided.
-        undecided = [(f, t) for f, t in zip(faces, tracks) if not t.state.decided]
-        scoring = [f for f, t in undecided if len(t.state.live_scores) < self.settings.votes_window]
-        self.pipeline.check_liveness(frame, scoring, self.pipeline.door, eyes=False)
-        self.pipeline.check_liveness(frame, [f for f, t in undecided if len(t.state.live_scores) >= self.settings.votes_window], self.pipeline.door, passive=False)
         usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
         queries = [self._query(f, t) for f, t in usable]
         matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
@@ -147,6 +141,22 @@ class DoorDaemon:
         for verdict, (_, face) in zip(kept, verdicts):
             self._act_and_audit(verdict, face, frame, now)
         return kept
+
+    def _liveness_plan(self, faces: list[AnalysedFace], now: float) -> tuple[list[AnalysedFace], list[AnalysedFace]]:
+        """(faces for the passive nets, faces for the eye measurement). The liveness stage runs only
+        where it can still change a decision, and never both checks on one face in one frame: the
+        passive nets on a visit's first votes_window usable frames (the scores the policy
+        averages), the eye measurement on its later frames until it is decided. The visit is the
+        track the face's box continues; it runs beside the encoder, before the embedding could
+        tell that someone else stepped into that spot (then the new visit's passive scores start
+        one frame later: a missing score is never a live one)."""
+        passive, eyes = [], []
+        for face, track in zip(faces, self.tracker.continuing([f.detection.box for f in faces], now)):
+            if track is None or (not track.state.decided and len(track.state.live_scores) < self.settings.votes_window):
+                passive.append(face)
+            elif not track.state.decided:
+                eyes.append(face)
+        return passive, eyes
 
     def _query(self, face: AnalysedFace, track: Track) -> np.ndarray:
         """What is matched: the track's fused embedding, or this frame's alone (rule "vote")."""

@@ -92,6 +92,21 @@ class FaceTracker:
             out.append(best)
         return out
 
+    def continuing(self, boxes: list[np.ndarray], now: float) -> list[Track | None]:
+        """The track each box would continue by position alone (None: a new visit), without changing
+        anything: what the door knows of a face before its embedding is in. ``update`` may still
+        start a new visit where the embedding says someone else stepped into that spot."""
+        free = {k: t for k, t in self.tracks.items() if now - t.last_seen <= self.max_gap_s and now - t.started <= self.max_age_s}
+        out: list[Track | None] = []
+        for box in boxes:
+            best = max(free.values(), key=lambda t: iou(t.box, box), default=None)
+            if best is not None and iou(best.box, box) >= self.min_iou:
+                del free[best.track_id]
+                out.append(best)
+            else:
+                out.append(None)
+        return out
+
     def _someone_else(self, track: Track, embedding: np.ndarray | None) -> bool:
         if embedding is None or not track.appearance:
             return False

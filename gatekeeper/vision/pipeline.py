@@ -6,6 +6,7 @@ way wherever it comes from.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -121,6 +122,34 @@ class FacePipeline:
                 if _inside(face.detection.box, image_rgb.shape):  # a face cut by the frame edge gives false "blinks"
                     face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
 
+    @cached_property
+    def _liveness_worker(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatekeeper-liveness")
+
+    def embed_with_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile, passive: list[AnalysedFace], eyes: list[AnalysedFace]) -> None:
+        """``embed`` for every usable face, and beside it the liveness checks asked for: the
+        passive nets on ``passive``, the eye measurement on ``eyes``.
+
+        The two need nothing from each other, so the checks run on a second thread while the
+        encoder runs on this one (OpenCV's DNN, LiteRT and torch all release the GIL): on a
+        two-core door box the liveness stage then adds almost nothing to a frame's latency
+        (bench/frame_latency.py). Its results are still all in before anything is matched, and a
+        failure in either re-raises here, so the frame fails closed."""
+        if not passive and not eyes:
+            self.embed(faces, profile)
+            return
+
+        def liveness() -> None:
+            self.check_liveness(image_rgb, passive, profile, eyes=False)
+            self.check_liveness(image_rgb, eyes, profile, passive=False)
+
+        pending = self._liveness_worker.submit(liveness)
+        try:
+            self.embed(faces, profile)
+        finally:
+            wait([pending])  # never leave the worker writing into faces the caller goes on with
+        pending.result()
+
     def embed(self, faces: list[AnalysedFace], profile: PipelineProfile) -> None:
         """Sets the embedding of every usable face, in one encoder batch."""
         usable = [a for a in faces if a.usable]
@@ -134,11 +163,14 @@ class FacePipeline:
         ones carry an embedding. ``liveness=False`` leaves the liveness stage to the caller (the
         door runs it only for faces whose visit is still undecided)."""
         profile = profile or self.door
-        faces = [self.judge(det, *self.align(image_rgb, det), profile) for det in self.detect(image_rgb, profile)]
-        if liveness:
-            self.check_liveness(image_rgb, faces, profile)
-        self.embed(faces, profile)
+        faces = self.judged_faces(image_rgb, profile)
+        self.embed_with_liveness(image_rgb, faces, profile, faces if liveness else [], faces if liveness else [])
         return faces
+
+    def judged_faces(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None) -> list[AnalysedFace]:
+        """detect -> align -> judge: every face, largest first, not yet checked or embedded."""
+        profile = profile or self.door
+        return [self.judge(det, *self.align(image_rgb, det), profile) for det in self.detect(image_rgb, profile)]
 
     def analyse_photo(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
         """Every face in a photo (any size, thorough detection), judged and embedded as the door
