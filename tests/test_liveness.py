@@ -262,3 +262,14 @@ def test_a_liveness_failure_beside_the_encoder_keeps_the_door_shut(nuaa: Path, m
     assert all(v.decision == Decision.ERROR and "liveness net crashed" in v.detail for (v,) in verdicts)
     rows = gk.audit.query(AuditFilter(door_id=live_settings.door_id))
     assert rows and all(r.decision == Decision.ERROR for r in rows)
+
+
+def test_enrollment_photos_start_no_liveness_thread(nuaa: Path, door_settings: Settings, encoder, passive) -> None:  # type: ignore[no-untyped-def]
+    """Enrollment is never liveness-checked, so it never starts the helper thread (its worker
+    processes must not be forked from a process running one for nothing)."""
+    pipeline = FacePipeline(door_settings, encoder, passive)
+    (face,) = [f for f in pipeline.analyse(read_rgb(sorted((nuaa / "real").glob("*.jpg"))[0]), pipeline.enrollment) if f.usable]
+    assert face.embedding is not None and face.liveness is None and face.eyes is None
+    assert "_liveness_worker" not in vars(pipeline)
+    pipeline.analyse(read_rgb(sorted((nuaa / "real").glob("*.jpg"))[0]))
+    assert "_liveness_worker" in vars(pipeline), "a door frame is checked beside the encoder"

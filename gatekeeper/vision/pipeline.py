@@ -135,7 +135,8 @@ class FacePipeline:
         two-core door box the liveness stage then adds almost nothing to a frame's latency
         (bench/frame_latency.py). Its results are still all in before anything is matched, and a
         failure in either re-raises here, so the frame fails closed."""
-        if not passive and not eyes:
+        passive, eyes = (passive if profile.liveness else []), (eyes if profile.blinks else [])
+        if not any(f.usable for f in passive + eyes):  # nothing to check (enrollment never is)
             self.embed(faces, profile)
             return
 
