@@ -188,6 +188,44 @@ def door_visits(clips: int, encoder: object) -> dict[str, object] | None:
             "decision_frames": len(decisions), "decision_p50_ms": pct(decisions, 50), "decision_p95_ms": pct(decisions, 95)}
 
 
+def interleaved_liveness(frames: list[np.ndarray], pipeline: FacePipeline, rounds: int = 3) -> dict[str, dict[str, float]]:
+    """What the liveness stage adds to a frame, measured so that the VM's drift cannot fake it:
+    each frame in turn with liveness beside the encoder (shipped), in turn before it, and off,
+    detect to embeddings, 1 thread, the door's schedule of checks; ``rounds`` passes over the frames."""
+    torch.set_num_threads(1)
+    door = pipeline.door
+    times: dict[str, list[float]] = {"beside (shipped)": [], "in turn": [], "off": []}
+    for _ in range(rounds):
+        for i, frame in enumerate(frames):
+            scoring = i % VISIT_FRAMES < VOTES_WINDOW
+            for variant, spent in times.items():
+                t0 = time.perf_counter()
+                judged = pipeline.judged_faces(frame, door)
+                passive, eyes = (judged, []) if scoring else ([], judged)
+                if variant == "beside (shipped)":
+                    pipeline.embed_with_liveness(frame, judged, door, passive, eyes)
+                else:
+                    if variant == "in turn":
+                        pipeline.check_liveness(frame, passive, door, eyes=False)
+                        pipeline.check_liveness(frame, eyes, door, passive=False)
+                    pipeline.embed(judged, door)
+                spent.append((time.perf_counter() - t0) * 1000)
+    return {v: {"p50_ms": float(np.percentile(t, 50)), "p95_ms": float(np.percentile(t, 95)), "frames": len(t)} for v, t in times.items()}
+
+
+def box_speed(encoder: object) -> float:
+    """This box's speed right now: the median of 30 single encoder passes (1 thread). A shared VM
+    drifts by tens of percent within minutes; printed at the start and the end of a run."""
+    torch.set_num_threads(1)
+    crop = np.full((1, 150, 150, 3), 128, np.uint8)
+    spent = []
+    for _ in range(31):
+        t0 = time.perf_counter()
+        encoder.embed(crop, flip=False)  # type: ignore[attr-defined]
+        spent.append((time.perf_counter() - t0) * 1000)
+    return float(np.median(spent[1:]))
+
+
 def reference_landmarks(pipeline: FacePipeline, frames: list[np.ndarray]) -> list[np.ndarray | None]:
     """The baseline detector's landmarks for the main face of each frame."""
     use_opencv_resampling(False)
@@ -213,6 +251,7 @@ def main() -> None:
     gallery_vecs = rng.normal(size=(1000, encoder.dim)).astype(np.float32)
     gallery_vecs /= np.linalg.norm(gallery_vecs, axis=1, keepdims=True)
     gallery = GalleryIndex.build(gallery_vecs, np.arange(1000), [f"p{i}" for i in range(1000)], encoder.dim, 0, "bench")
+    speed_before = box_speed(encoder)
     reference = reference_landmarks(pipeline, frames)
     steps = STEPS[-2:-1] if args.quick else STEPS
     rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip, LIVENESS if step.endswith("(= shipped)") else "off") for step, profile, opencv, flip in steps for threads in (1, 2)]
@@ -235,15 +274,20 @@ def main() -> None:
         if r["liveness"] != "off" or r["step"] == "option: liveness off":
             split = "   ".join(f"{label.replace('_', ' ')} ({r[f'{label}_frames']}): " + (f"{r[f'{label}_total_p50_ms']:.1f} / {r[f'{label}_total_p95_ms']:.1f}" if r[f"{label}_frames"] else "-") for label in ("one_face", "several_faces"))
             print(f"  {r['step']:<40} {r['threads']} thr   {split}")
+    compared = interleaved_liveness(frames, pipeline, 1 if args.quick else 3)
+    print("\nliveness interleaved frame by frame (detect to embeddings, 1 thread, the door's schedule), p50/p95 ms: "
+          + "; ".join(f"{v} {c['p50_ms']:.1f} / {c['p95_ms']:.1f}" for v, c in compared.items()))
     torch.set_num_threads(Settings().threads)
-    visits = door_visits(1 if args.quick else 8, encoder)
+    visits = door_visits(1 if args.quick else 16, encoder)
     if visits:
         print(f"\nthrough the daemon (process_frame), {visits['clips']} ZJU live clips at 640x480, shipped settings: every frame p50/p95 "
               f"{visits['frame_p50_ms']:.1f} / {visits['frame_p95_ms']:.1f} ms ({visits['frames']} frames); decision frames "
               + (f"{visits['decision_p50_ms']:.1f} / {visits['decision_p95_ms']:.1f} ms ({visits['decision_frames']})" if visits["decision_frames"] else "none")
               + f"; granted {visits['granted']}/{visits['clips']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": _machine(), "rows": rows, "door_visits": visits}, indent=2))
+    speed_after = box_speed(encoder)
+    print(f"box speed, one encoder pass p50: {speed_before:.1f} ms at the start, {speed_after:.1f} ms at the end")
+    args.out.write_text(json.dumps({"machine": _machine(), "box_speed_ms": [speed_before, speed_after], "rows": rows, "liveness_interleaved": compared, "door_visits": visits}, indent=2))
     print(f"wrote {args.out}")
 
 
