@@ -72,15 +72,15 @@ class FaceTracker:
     def update(self, faces: list[tuple[np.ndarray, np.ndarray | None]], now: float) -> list[Track]:
         """One track per (box, embedding or None), in the order given. A face without an embedding
         (not usable) is matched on position alone: it cannot prove it is someone else."""
-        self.tracks = {k: t for k, t in self.tracks.items() if now - t.last_seen <= self.max_gap_s and now - t.started <= self.max_age_s}
+        self.tracks = self._alive(now)
         free = dict(self.tracks)
         out = []
         for box, embedding in faces:
-            best = max(free.values(), key=lambda t: iou(t.box, box), default=None)
-            if best is not None and iou(best.box, box) >= self.min_iou and not self._someone_else(best, embedding):
+            best = self._overlapping(free, box)
+            if best is not None and not self._someone_else(best, embedding):
                 del free[best.track_id]
             else:
-                if best is not None and iou(best.box, box) >= self.min_iou:
+                if best is not None:
                     del free[best.track_id]  # another person in that spot: the earlier visit is over
                     del self.tracks[best.track_id]
                 best = Track(self._next, box, now, started=now)
@@ -96,16 +96,23 @@ class FaceTracker:
         """The track each box would continue by position alone (None: a new visit), without changing
         anything: what the door knows of a face before its embedding is in. ``update`` may still
         start a new visit where the embedding says someone else stepped into that spot."""
-        free = {k: t for k, t in self.tracks.items() if now - t.last_seen <= self.max_gap_s and now - t.started <= self.max_age_s}
+        free = self._alive(now)
         out: list[Track | None] = []
         for box in boxes:
-            best = max(free.values(), key=lambda t: iou(t.box, box), default=None)
-            if best is not None and iou(best.box, box) >= self.min_iou:
+            best = self._overlapping(free, box)
+            if best is not None:
                 del free[best.track_id]
-                out.append(best)
-            else:
-                out.append(None)
+            out.append(best)
         return out
+
+    def _alive(self, now: float) -> dict[int, Track]:
+        """The tracks not ended by a gap with no face or by their maximum age."""
+        return {k: t for k, t in self.tracks.items() if now - t.last_seen <= self.max_gap_s and now - t.started <= self.max_age_s}
+
+    def _overlapping(self, free: dict[int, Track], box: np.ndarray) -> Track | None:
+        """The free track whose last box overlaps ``box`` most, if enough (greedy: a door has few faces)."""
+        best = max(free.values(), key=lambda t: iou(t.box, box), default=None)
+        return best if best is not None and iou(best.box, box) >= self.min_iou else None
 
     def _someone_else(self, track: Track, embedding: np.ndarray | None) -> bool:
         if embedding is None or not track.appearance:
