@@ -36,7 +36,7 @@ from load import busy_neighbour  # noqa: E402
 from gatekeeper.config import Settings  # noqa: E402
 from gatekeeper.vision.detect import TRAINING_PROFILE, DetectorProfile, FaceDetector, use_opencv_resampling  # noqa: E402
 from gatekeeper.gallery import GalleryIndex  # noqa: E402
-from gatekeeper.vision.pipeline import FacePipeline, PipelineProfile, door_profile  # noqa: E402
+from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline, PipelineProfile, door_profile  # noqa: E402
 
 STAGES = ("detect", "align+quality", "liveness", "embed", "search", "total")
 
@@ -71,6 +71,18 @@ def door_frames(n: int, seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
+def scheduled_checks(i: int, judged: list[AnalysedFace], liveness: str) -> tuple[list[AnalysedFace], list[AnalysedFace]]:
+    """(faces for the passive nets, faces for the eyes) on frame ``i``. With both checks on, the
+    door's schedule (DoorDaemon._liveness_plan): the passive nets on a visit's first votes_window
+    frames, the eye measurement on its later ones, never both on one frame; otherwise every face
+    is offered to both and the row's profile runs the ones it has."""
+    if liveness == "off":
+        return [], []
+    if liveness != "passive+blink":
+        return judged, judged
+    return (judged, []) if i % VISIT_FRAMES < VOTES_WINDOW else ([], judged)
+
+
 def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True, liveness: str = "passive", beside: bool = True) -> dict[str, object]:
     """Times the product's own pipeline stages on ``frames`` with the detector settings of one step."""
     torch.set_num_threads(threads)
@@ -88,18 +100,12 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
         t1 = time.perf_counter()
         judged = [pipeline.judge(f, *pipeline.align(frame, f), stages) for f in faces]
         t2 = time.perf_counter()
-        # The door's schedule (daemon._decide_frame): the passive nets on a visit's first
-        # votes_window frames, the eye measurement on its later ones, never both on one frame.
-        scoring = liveness != "passive+blink" or i % VISIT_FRAMES < VOTES_WINDOW
-        passive, eyes = (judged if scoring else []), (judged if liveness != "passive+blink" or not scoring else [])
-        if liveness == "off":
-            passive, eyes = [], []
+        passive, eyes = scheduled_checks(i, judged, liveness)
         if beside:  # as the door runs it: the checks on a second thread while the encoder runs
             t2b = t2
             pipeline.embed_with_liveness(frame, judged, stages, passive, eyes)
         else:
-            pipeline.check_liveness(frame, passive, stages, eyes=False)
-            pipeline.check_liveness(frame, eyes, stages, passive=False)
+            pipeline.check_liveness(frame, stages, passive, eyes)
             t2b = time.perf_counter()
             pipeline.embed(judged, stages)
         emb = np.stack([a.embedding for a in judged if a.usable]) if any(a.usable for a in judged) else np.zeros((0, encoder.dim), np.float32)
@@ -153,6 +159,7 @@ def door_visits(clips: int, encoder: object) -> dict[str, object] | None:
     webcam clips of live people (../shared sample, upscaled to 640x480), each person enrolled from
     the clip's first frame, three seconds a clip. Decision frames are the ones that returned a verdict."""
     import tempfile
+    from itertools import islice
 
     import cv2
 
@@ -168,7 +175,7 @@ def door_visits(clips: int, encoder: object) -> dict[str, object] | None:
     every, decisions, granted = [], [], 0
     for n, video in enumerate(videos):
         cap = cv2.VideoCapture(str(video))
-        frames = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (640, 480)) for ok, f in iter(cap.read, (False, None)) if ok][:91]
+        frames = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (640, 480)) for ok, f in islice(iter(cap.read, (False, None)), 91) if ok]
         cap.release()
         with tempfile.TemporaryDirectory() as tmp:
             app = App(Settings(data_dir=Path(tmp), door_id="bench", liveness="passive+blink", gallery_refresh_s=0.0), encoder=encoder)  # type: ignore[arg-type]
@@ -197,17 +204,15 @@ def interleaved_liveness(frames: list[np.ndarray], pipeline: FacePipeline, round
     times: dict[str, list[float]] = {"beside (shipped)": [], "in turn": [], "off": []}
     for _ in range(rounds):
         for i, frame in enumerate(frames):
-            scoring = i % VISIT_FRAMES < VOTES_WINDOW
             for variant, spent in times.items():
                 t0 = time.perf_counter()
                 judged = pipeline.judged_faces(frame, door)
-                passive, eyes = (judged, []) if scoring else ([], judged)
+                passive, eyes = scheduled_checks(i, judged, "passive+blink")
                 if variant == "beside (shipped)":
                     pipeline.embed_with_liveness(frame, judged, door, passive, eyes)
                 else:
                     if variant == "in turn":
-                        pipeline.check_liveness(frame, passive, door, eyes=False)
-                        pipeline.check_liveness(frame, eyes, door, passive=False)
+                        pipeline.check_liveness(frame, door, passive, eyes)
                     pipeline.embed(judged, door)
                 spent.append((time.perf_counter() - t0) * 1000)
     return {v: {"p50_ms": float(np.percentile(t, 50)), "p95_ms": float(np.percentile(t, 95)), "frames": len(t)} for v, t in times.items()}
@@ -217,7 +222,8 @@ def box_speed(encoder: object) -> float:
     """This box's speed right now: the median of 30 single encoder passes (1 thread). A shared VM
     drifts by tens of percent within minutes; printed at the start and the end of a run."""
     torch.set_num_threads(1)
-    crop = np.full((1, 150, 150, 3), 128, np.uint8)
+    size = encoder.template.size  # type: ignore[attr-defined]
+    crop = np.full((1, size, size, 3), 128, np.uint8)
     spent = []
     for _ in range(31):
         t0 = time.perf_counter()

@@ -131,10 +131,11 @@ def still_photos(pipeline: FacePipeline, count: int) -> list[dict[str, object]]:
 
 def _threshold_for(tune: list[dict[str, object]]) -> float:
     """The passive operating point: the 5th percentile of the tuning subjects' bona fide frames."""
-    return float(np.percentile([s for a in tune if a["kind"] == "real" for s in a["scores"]], 5))
+    scores = [s for a in tune if a["kind"] == "real" for s in a["scores"]]
+    return float(np.percentile(scores, 5)) if scores else 0.5
 
 
-def swapped_folds(attempts: list[dict[str, object]], window: int, blink: float) -> dict[str, object]:
+def swapped_folds(attempts: list[dict[str, object]], window: int, blink: float, shipped: float) -> dict[str, object]:
     """The split the other way round too: tuned on 0010-0016, reported on 0001-0009. Each print
     attempt is then held out once, so the pooled APCER counts all 118 of them (the threshold is
     re-chosen per fold by the same rule, never on the attempts it is scored on)."""
@@ -153,10 +154,9 @@ def swapped_folds(attempts: list[dict[str, object]], window: int, blink: float) 
         pooled["door_print"][1] += len(prints)
         fold = "tuned on 0001-0009" if tuned_on_first else "tuned on 0010-0016"
         print(f"fold {fold}: threshold {threshold:.4f}")
-    at_shipped = _threshold_for([a for a in attempts if a["subject"] in TUNE])
-    let_in = sum((visit_score(a["scores"], window) or 0.0) >= at_shipped for a in attempts if a["kind"] == "print")
+    let_in = sum((visit_score(a["scores"], window) or 0.0) >= shipped for a in attempts if a["kind"] == "print")
     prints = sum(a["kind"] == "print" for a in attempts)
-    print(f"NUAA, all 15 subjects at the shipped threshold {at_shipped:.4f} (set on 0001-0009's bona fide frames, never on a print): prints let in {rate(let_in, prints)}")
+    print(f"NUAA, all 15 subjects at the shipped threshold {shipped:.4f} (set on 0001-0009's bona fide frames, never on a print): prints let in {rate(let_in, prints)}")
     for kind, label in (("print", "APCER (print)"), ("real", "BPCER (NUAA bona fide)"), ("door_print", "door, both checks: prints let in")):
         print(f"NUAA both folds, every attempt held out once: {label:34s} {rate(*pooled[kind])}")
     return {kind: {"errors": e, "attempts": n, "ci95": clopper_pearson(e, n)} for kind, (e, n) in pooled.items()}
@@ -165,6 +165,19 @@ def swapped_folds(attempts: list[dict[str, object]], window: int, blink: float) 
 def visit_score(scores: list[float], window: int) -> float | None:
     """What the door compares with the threshold: the mean of a visit's first ``window`` usable frames."""
     return float(np.mean(scores[:window])) if scores else None
+
+
+def read_evidence(path: Path) -> dict[str, list[dict[str, object]]]:
+    """The per-visit evidence an earlier run kept, or exit naming the file and what is wrong."""
+    try:
+        evidence = json.loads(path.read_text())["evidence"]
+        if not all(isinstance(evidence.get(k), list) for k in ("nuaa", "zju", "stills")):
+            raise KeyError("nuaa, zju and stills")
+        return evidence
+    except OSError as exc:
+        sys.exit(f"--evidence {path}: cannot read it ({exc.strerror})")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        sys.exit(f"--evidence {path}: not a bench/liveness.py result with per-visit evidence ({type(exc).__name__}: {exc}); runs before 2026-12-02 kept none")
 
 
 def main() -> None:
@@ -180,16 +193,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.nuaa, args.zju = datasets_root() / "liveness" / "nuaa-sample", datasets_root() / "liveness" / "zju-blink-sample"
-    if not args.nuaa.is_dir():
+    t0 = time.time()
+    if args.evidence:
+        earlier = read_evidence(args.evidence)
+        attempts, clips, stills = earlier["nuaa"], earlier["zju"], earlier["stills"]
+    elif not args.nuaa.is_dir():
         print(f"skipped: no NUAA data at {args.nuaa} (README, Liveness: how to fetch and prepare it)")
         return
-    pipeline = FacePipeline(Settings(liveness="passive+blink", liveness_threshold=0.5, liveness_blink_depth=0.5))  # thresholds unused here
-    t0 = time.time()
-    earlier = json.loads(args.evidence.read_text())["evidence"] if args.evidence else None
-    attempts = earlier["nuaa"] if earlier else nuaa_attempts(pipeline, args.nuaa, args.per_attempt)
-    clips = earlier["zju"] if earlier else zju_clips(pipeline, args.zju, 3.0) if args.zju.is_dir() else []
-    tune_real = [s for a in attempts if a["kind"] == "real" and (a["subject"] in TUNE or args.quick) for s in a["scores"]]
-    threshold = float(np.percentile(tune_real, 5)) if tune_real else 0.5  # = _threshold_for(tuning attempts)
+    else:
+        pipeline = FacePipeline(Settings(liveness="passive+blink", liveness_threshold=0.5, liveness_blink_depth=0.5))  # thresholds unused here
+        attempts = nuaa_attempts(pipeline, args.nuaa, args.per_attempt)
+        clips = zju_clips(pipeline, args.zju, 3.0) if args.zju.is_dir() else []
+        stills = still_photos(pipeline, 20 if args.quick else 80)
+    threshold = _threshold_for([a for a in attempts if a["subject"] in TUNE or args.quick])
     held = [a for a in attempts if a["subject"] not in TUNE or args.quick]
     report: dict[str, object] = {"threshold": threshold, "tuned_on": "NUAA subjects 0001-0009, 5th percentile of bona fide frame scores" if not args.quick else "the sample itself (quick mode: not a held-out figure)", "window": args.window}
     print(f"threshold {threshold:.4f} ({report['tuned_on']}); visit = mean of the first {args.window} usable frames")
@@ -201,7 +217,6 @@ def main() -> None:
         wrong_frames = sum((s >= threshold) if kind == "print" else (s < threshold) for s in frames)
         print(f"NUAA held-out {label:24s} per attempt {rate(wrong, len(rows))}   per frame {rate(wrong_frames, len(frames))}")
         report[f"nuaa_{kind}"] = {"attempts": len(rows), "errors": wrong, "ci95": clopper_pearson(wrong, len(rows)), "frames": len(frames), "frame_errors": wrong_frames}
-    stills = earlier["stills"] if earlier else still_photos(pipeline, 20 if args.quick else 80)
     # The blink check is the answer to still images the passive nets let through; printed photos
     # are the passive check's job (bent and moved by hand, they make the mesh's eyes "move").
     blink = round(max(r["blink"] for r in stills[::2]) + 0.02, 3)  # above every still photo of the tuning half
@@ -232,7 +247,7 @@ def main() -> None:
         let_in = sum((visit_score(r["scores"], args.window) or 0.0) >= threshold and r["blink"] >= blink for r in rows)
         print(f"door level, both checks: {label} let in {rate(let_in, len(rows))}")
         report[f"door_{label.split()[0].lower()}_let_in"] = {"visits": len(rows), "let_in": let_in}
-    report["swapped_folds"] = swapped_folds(attempts, args.window, blink) if not args.quick else None
+    report["swapped_folds"] = swapped_folds(attempts, args.window, blink, threshold) if not args.quick else None
     print(f"({f're-scored from {args.evidence}' if args.evidence else f'{time.time() - t0:.0f} s'}; not measured: screen replay, masks, IR)")
     report["evidence"] = {"nuaa": attempts, "zju": clips, "stills": stills}  # per visit: re-analysable without a re-run
     args.out.parent.mkdir(parents=True, exist_ok=True)

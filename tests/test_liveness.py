@@ -236,7 +236,7 @@ def test_liveness_beside_the_encoder_gives_what_it_gives_in_turn(nuaa: Path, doo
     for photo in (sorted((nuaa / "real").glob("*.jpg"))[0], sorted((nuaa / "print").glob("*.jpg"))[0]):
         image = read_rgb(photo)
         in_turn = pipeline.judged_faces(image)
-        pipeline.check_liveness(image, in_turn, pipeline.door)
+        pipeline.check_liveness(image, pipeline.door, in_turn, in_turn)
         pipeline.embed(in_turn, pipeline.door)
         beside = pipeline.judged_faces(image)
         pipeline.embed_with_liveness(image, beside, pipeline.door, beside, beside)

@@ -110,41 +110,42 @@ class FacePipeline:
     def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile) -> AnalysedFace:
         return AnalysedFace(detection, crop, quality, profile.gate.problems(quality))
 
-    def check_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile, passive: bool = True, eyes: bool = True) -> None:
-        """Sets the passive live score (unless ``passive`` is False) and the eye openness (unless
-        ``eyes`` is False) of every usable face, as the profile asks (between quality and matching)."""
-        usable = [a for a in faces if a.usable]
-        if profile.liveness and passive and usable:
-            for face, score in zip(usable, self.passive.scores(image_rgb, [a.detection for a in usable])):
+    def check_liveness(self, image_rgb: np.ndarray, profile: PipelineProfile, passive: list[AnalysedFace], eyes: list[AnalysedFace]) -> None:
+        """Sets the passive live score of the usable faces in ``passive`` and the eye openness of
+        those in ``eyes``, as far as the profile checks either (between quality and matching)."""
+        self._check(image_rgb, *self._due(profile, passive, eyes))
+
+    @staticmethod
+    def _due(profile: PipelineProfile, passive: list[AnalysedFace], eyes: list[AnalysedFace]) -> tuple[list[AnalysedFace], list[AnalysedFace]]:
+        """The usable faces each check must run on under ``profile`` (enrollment checks none)."""
+        return ([a for a in passive if a.usable] if profile.liveness else []), ([a for a in eyes if a.usable] if profile.blinks else [])
+
+    def _check(self, image_rgb: np.ndarray, passive: list[AnalysedFace], eyes: list[AnalysedFace]) -> None:
+        if passive:
+            for face, score in zip(passive, self.passive.scores(image_rgb, [a.detection for a in passive])):
                 face.liveness = float(score)
-        if profile.blinks and eyes:
-            for face in usable:
-                if _inside(face.detection.box, image_rgb.shape):  # a face cut by the frame edge gives false "blinks"
-                    face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
+        for face in eyes:
+            if _inside(face.detection.box, image_rgb.shape):  # a face cut by the frame edge gives false "blinks"
+                face.eyes = self.eyes.measure(image_rgb, face.detection.landmarks)
 
     @cached_property
     def _liveness_worker(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatekeeper-liveness")
 
     def embed_with_liveness(self, image_rgb: np.ndarray, faces: list[AnalysedFace], profile: PipelineProfile, passive: list[AnalysedFace], eyes: list[AnalysedFace]) -> None:
-        """``embed`` for every usable face, and beside it the liveness checks asked for: the
-        passive nets on ``passive``, the eye measurement on ``eyes``.
+        """``embed`` for every usable face, and beside it ``check_liveness`` on ``passive`` and
+        ``eyes``.
 
         The two need nothing from each other, so the checks run on a second thread while the
         encoder runs on this one (OpenCV's DNN, LiteRT and torch all release the GIL): on a
         two-core door box the liveness stage then adds almost nothing to a frame's latency
         (bench/frame_latency.py). Its results are still all in before anything is matched, and a
         failure in either re-raises here, so the frame fails closed."""
-        passive, eyes = (passive if profile.liveness else []), (eyes if profile.blinks else [])
-        if not any(f.usable for f in passive + eyes):  # nothing to check (enrollment never is)
+        passive, eyes = self._due(profile, passive, eyes)
+        if not passive and not eyes:  # nothing to check: no thread (enrollment never starts one)
             self.embed(faces, profile)
             return
-
-        def liveness() -> None:
-            self.check_liveness(image_rgb, passive, profile, eyes=False)
-            self.check_liveness(image_rgb, eyes, profile, passive=False)
-
-        pending = self._liveness_worker.submit(liveness)
+        pending = self._liveness_worker.submit(self._check, image_rgb, passive, eyes)
         try:
             self.embed(faces, profile)
         finally:
@@ -159,13 +160,13 @@ class FacePipeline:
                 face.embedding = emb
 
     # -- the stages in order --------------------------------------------------------------------
-    def analyse(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None, liveness: bool = True) -> list[AnalysedFace]:
+    def analyse(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None) -> list[AnalysedFace]:
         """Every face in the picture (a door frame unless told otherwise), largest first; usable
-        ones carry an embedding. ``liveness=False`` leaves the liveness stage to the caller (the
-        door runs it only for faces whose visit is still undecided)."""
+        ones carry an embedding and the profile's liveness evidence (the door daemon instead picks
+        each face's check from its visit: DoorDaemon._liveness_plan)."""
         profile = profile or self.door
         faces = self.judged_faces(image_rgb, profile)
-        self.embed_with_liveness(image_rgb, faces, profile, faces if liveness else [], faces if liveness else [])
+        self.embed_with_liveness(image_rgb, faces, profile, faces, faces)
         return faces
 
     def judged_faces(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None) -> list[AnalysedFace]:
