@@ -72,10 +72,10 @@ class Deployment:
         from gatekeeper.services.verify import judge_photo  # the face stack loads on first use
 
         app = self._app
-        policy = app.door_policy()
+        gallery = app.gallery()
         return [
             Identification(j.verdict, j.vote.person_id, j.candidates[0].similarity if j.candidates else None, j.box, tuple(j.problems), j.liveness)
-            for j in judge_photo(app.pipeline, app.gallery(), policy, image_rgb)
+            for j in judge_photo(app.pipeline, gallery, app.door_policy(len(gallery)), image_rgb)
         ]
 
     def remove(self, person_id: str) -> bool:

@@ -98,11 +98,12 @@ class App:
     def gallery(self) -> GalleryIndex:
         return self.enrollment.gallery()
 
-    def door_policy(self) -> DoorPolicy:
-        """The door's per-frame rules (thresholds in force), for judging photos as the door would."""
+    def door_policy(self, gallery_size: int) -> DoorPolicy:
+        """The door's per-frame rules as a door with ``gallery_size`` people enrolled applies them,
+        for judging photos as the door would."""
         from gatekeeper.core import DoorPolicy
 
-        return DoorPolicy(self.thresholds.rules(self.settings.cooldown_s))
+        return DoorPolicy(self.thresholds.for_gallery(gallery_size).rules(self.settings.cooldown_s))
 
     def forget(self, person_id: str, anonymise: bool = False, reason: str = "person removed") -> ForgetReport:
         from gatekeeper.services.privacy import forget_person

@@ -250,7 +250,8 @@ def verify(
 
     gk = _app()
     gallery = gk.gallery()
-    results = verify_photos(gk.pipeline, gallery, gk.door_policy(), photos, top)
+    thresholds = gk.thresholds.for_gallery(len(gallery))
+    results = verify_photos(gk.pipeline, gallery, gk.door_policy(len(gallery)), photos, top)
     if not results:
         _fail("no photos found in " + ", ".join(str(p) for p in photos), 2)
     names = names_of(gk.sessions, {c.person_id for r in results for f in r.faces for c in f.candidates})
@@ -259,7 +260,7 @@ def verify(
         sys.stdout.write(json.dumps([_verdict_json(r, names, live) for r in results], indent=2) + "\n")
     else:
         for r in results:
-            _print_verdict(r, names, gk.thresholds.match, gk.thresholds.margin, live)
+            _print_verdict(r, names, thresholds.match, thresholds.margin, live)
     if not all(r.judged for r in results):
         raise typer.Exit(1)
 
@@ -326,7 +327,10 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     live = "off" if gk.thresholds.liveness is None else f"{settings.liveness} (live score {gk.thresholds.liveness:.3f}" + (f", blink {gk.thresholds.blink:.3f} within {settings.liveness_window_s:g} s)" if gk.thresholds.blink else ")")
-    console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {gk.thresholds.match:.3f}, margin {gk.thresholds.margin:.3f}; liveness {live}")
+    console.print(f"door {safe(settings.door_id)}: watching {safe(redact_source(settings.source))}; {len(daemon.gallery)} people enrolled; threshold {daemon.thresholds.match:.4f}, margin {daemon.thresholds.margin:.4f}; liveness {live}")
+    point = daemon.thresholds.operating_point(len(daemon.gallery)) if daemon.thresholds.openset is not None else None
+    if point is not None:
+        console.print(f"  {safe(point.summary())}")
     stats = daemon.run(frames, stop)
     console.print(f"stopped after {safe(stats.summary())}")
 

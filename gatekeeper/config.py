@@ -105,7 +105,9 @@ class QualitySettings(BaseModel):
     max_yaw: float = Field(0.45, gt=0.0, le=1.0)
     min_brightness: float = Field(40.0, ge=0.0, le=255.0)
     max_brightness: float = Field(220.0, ge=0.0, le=255.0)
-    second_face_ratio: float = Field(0.6, gt=0.0, le=1.0)
+    # Enrollment takes a photo's most prominent face (size, discounted by distance from the centre)
+    # and refuses the photo only when the next face is at least this prominent relative to it.
+    second_face_ratio: float = Field(0.8, gt=0.0, le=1.0, description="enrollment: refuse a photo whose second face is this prominent relative to the first")
 
     @model_validator(mode="after")
     def _quality_relations(self) -> Self:
@@ -119,7 +121,13 @@ class DecisionSettings(BaseModel):
 
     match_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min cosine similarity to grant (default: the model card's)")
     min_margin: float | None = Field(None, ge=0.0, lt=1.0, description="min best-minus-second similarity (default: the model card's)")
+    card_match_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="card + face: min similarity to the badge holder (default: the model card's 1:1 point)")
     duplicate_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="enrollment refuses a photo this similar to another person's photo (default: the model card's)")
+    # The door's threshold follows from this and the gallery's size (the model card's open-set
+    # calibration): a stranger is compared with everyone enrolled, so a fixed threshold lets more
+    # strangers in as the gallery grows. A match_threshold set explicitly overrides it.
+    max_stranger_rate: float = Field(0.001, gt=0.0, le=0.05, description="share of strangers that may be granted per visit (FPIR); sets the threshold for the gallery's size")
+    max_duplicate_rate: float = Field(0.01, gt=0.0, le=0.2, description="enrollment: share of distinct newcomers that may be refused as looking like someone enrolled")
     # fusion: match each track's quality-weighted mean embedding of its last votes_window frames;
     # vote: match each frame alone. Either way the same person must win votes_needed of them.
     decision_rule: Literal["fusion", "vote"] = "fusion"
@@ -169,6 +177,13 @@ class DoorSettings(BaseModel):
     actuator_secret: SecretStr | None = Field(None, min_length=16)
     actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0)
     snapshots: bool = False
+    # face: everyone enrolled is found by their face alone (1:N). card+face: a badge names who
+    # claims to be at the door and the face is checked against that one person (1:1): what a
+    # site of thousands needs (see `gatekeeper people list` for what the face alone gives at its
+    # size). card-or-face: a badge when one is presented, the face alone otherwise.
+    door_mode: Literal["face", "card+face", "card-or-face"] = "face"
+    badge_source: Path | None = Field(None, description="badge reader: a serial device, FIFO or file giving one badge number per line")
+    claim_ttl_s: float = Field(5.0, gt=0.0, le=60.0, description="how long a presented badge waits for its holder's face")
     gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0)
     reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0)
     reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0)

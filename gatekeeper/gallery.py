@@ -66,6 +66,17 @@ class GalleryIndex:
             for row_s, row_i in zip(sims, ids)
         ]
 
+    def similarity_to(self, person_id: str, vector: np.ndarray) -> float | None:
+        """Cosine similarity of ``vector`` to one person's template (card + face: 1:1); None when
+        the person is not in the gallery."""
+        ids = [vid for vid, pid in self.people.items() if pid == person_id]
+        if not ids:
+            return None
+        ivf = faiss.try_extract_index_ivf(self.index)
+        if ivf is not None and ivf.direct_map.type == faiss.DirectMap.NoMap:
+            ivf.make_direct_map()  # an inverted file reconstructs by id only with its direct map
+        return float(self.index.reconstruct(ids[0]) @ np.asarray(vector, dtype=np.float32))
+
     def upsert(self, vector_id: int, person_id: str, vector: np.ndarray, generation: int) -> bool:
         """Put one person's vector in place, in memory; False where the index kind cannot remove
         the vector it replaces, and the caller rebuilds instead."""

@@ -16,6 +16,7 @@ import unicodedata
 from gatekeeper.errors import InputError
 
 PERSON_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+BADGE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")  # what badge readers print: digits, letters, dashes
 MAX_NAME = 128
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gatekeeper.config import Settings
+from gatekeeper.core.openset import OpenSetCalibration, OperatingPoint
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.errors import InputError
 from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration
@@ -22,6 +23,17 @@ class DecisionThresholds:
     liveness: float | None = None  # a track's mean live score needed to grant; None: liveness off
     blink: float | None = None  # the blink depth a track needs; None: no blink needed
     liveness_window_s: float = 4.0
+    # The open-set calibration (model card) and the admin's target share of strangers let in per
+    # visit: with both, ``match`` follows the gallery's size (``for_gallery``). None: the match
+    # threshold is fixed (set explicitly, or a model card without the calibration).
+    openset: OpenSetCalibration | None = None
+    max_stranger_rate: float = 0.001
+    max_duplicate_rate: float = 0.01
+    gallery_size: int | None = None  # the size ``match`` was chosen for
+    floor: float = 0.0  # ``match`` never goes below this (the card's per-pair FAR 1e-3 point)
+    card: float = 1.0  # card + face: similarity to the badge holder needed (1:1)
+    duplicate_fixed: bool = False  # duplicate_threshold set explicitly: it does not follow the gallery
+    pair_point: float = 0.0  # the card's per-pair operating point (FAR 1e-4): the duplicate rule's floor
 
     @classmethod
     def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
@@ -38,12 +50,72 @@ class DecisionThresholds:
             )
         duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
         same = settings.track_same_person if settings.track_same_person is not None else (loosest if loosest is not None else match)
+        openset = None if settings.match_threshold is not None else _openset(card)
         return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same),
-                   liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s)
+                   liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s,
+                   openset, settings.max_stranger_rate, settings.max_duplicate_rate, None,
+                   float(cal.get("far_thresholds", {}).get("0.001", {}).get("threshold", 0.0)), _card_threshold(settings, card, float(match)),
+                   settings.duplicate_threshold is not None, float(cal.get("match_threshold", match)))
+
+    def operating_point(self, size: int) -> OperatingPoint | None:
+        """What a gallery of ``size`` people gets at the target stranger rate (None: no calibration)."""
+        if self.openset is None:
+            return None
+        return self.openset.operating_point(size, self.max_stranger_rate, self.margin)
+
+    def predicted_at(self, size: int) -> OperatingPoint | None:
+        """The stranger and staff rates these (fixed) thresholds give at ``size`` people."""
+        if self.openset is None:
+            return None
+        return self.openset.predicted(size, self.match, self.margin)
+
+    def for_gallery(self, size: int) -> "DecisionThresholds":
+        """These thresholds with ``match`` and ``margin`` chosen for a gallery of ``size`` people
+        (unchanged when the threshold is fixed). The margin never drops below the card's (it
+        also keeps relatives and lookalikes among staff apart), the threshold never below the
+        card's per-pair FAR 1e-3 point (a tiny gallery does not make one comparison safer)."""
+        point = self.operating_point(size)
+        if point is None:
+            return replace(self, gallery_size=size)
+        return replace(self, match=max(point.threshold, self.floor), margin=point.margin, gallery_size=size)
+
+    def duplicate_for(self, size: int) -> float:
+        """Enrollment: the similarity at which a newcomer's face counts as one of ``size`` enrolled
+        people's, chosen so that at most ``max_duplicate_rate`` of distinct newcomers are refused."""
+        if self.openset is None or self.duplicate_fixed:
+            return self.duplicate
+        # Any enrolled match counts (no margin); never below the card's per-pair point, which
+        # small galleries used before and which refuses fewer newcomers there.
+        return max(self.pair_point, self.openset.operating_point(size, self.max_duplicate_rate, 0.0, 0.0).threshold)
 
     def rules(self, cooldown_s: float) -> PolicyRules:
         """What the door policy needs of these thresholds."""
         return PolicyRules(self.match, self.margin, self.votes_needed, self.votes_window, cooldown_s, self.liveness, self.blink, self.liveness_window_s)
+
+    def card_rules(self, cooldown_s: float) -> PolicyRules:
+        """Card + face: one candidate, the badge holder, at the 1:1 threshold (no runner-up)."""
+        return replace(self.rules(cooldown_s), match=self.card, margin=0.0)
+
+
+CARD_FAR = "0.001"  # the per-pair FAR point card + face doors use (bench/gallery_scale.py)
+
+
+def _card_threshold(settings: Settings, card: ModelCard, match: float) -> float:
+    """The setting, else the card's 1:1 point, else the door's own threshold (never looser)."""
+    if settings.card_match_threshold is not None:
+        return float(settings.card_match_threshold)
+    point = card.calibration.get("far_thresholds", {}).get(CARD_FAR, {}).get("threshold")
+    return float(point) if point is not None else match
+
+
+def _openset(card: ModelCard) -> OpenSetCalibration | None:
+    block = card.calibration.get("openset")
+    if block is None:
+        return None
+    try:
+        return OpenSetCalibration.from_manifest(block)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"model {card.name}: malformed open-set calibration ({exc})") from exc
 
 
 def liveness_threshold(settings: Settings) -> float | None:

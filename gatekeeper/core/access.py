@@ -192,6 +192,14 @@ class AccessPolicy:
     people: dict[str, PersonAccess] = field(default_factory=dict)
     default_timezone: str = "UTC"
     generation: int = 0
+    badges: dict[str, str] = field(default_factory=dict)  # badge number -> person id (card + face doors)
+
+    def badge_holder(self, number: str) -> str | None:
+        """Whom a badge names; None for a badge nobody holds or whose holder is suspended."""
+        person = self.badges.get(number)
+        if person is None or self.people.get(person, PersonAccess()).suspended:
+            return None
+        return person
 
     @property
     def defined(self) -> bool:

@@ -28,7 +28,10 @@ from gatekeeper.door.metrics import DoorMetrics
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.door.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
-from gatekeeper.core import AccessPolicy, Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_access, apply_tailgating
+from gatekeeper.core import AccessPolicy, Candidate, Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_access, apply_tailgating
+from gatekeeper.core.policy import TrackVotes
+from gatekeeper.door.claims import BadgeQueue, BadgeReader, Claim
+from gatekeeper.identifiers import BADGE_NUMBER
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.access import access_generation, load_access_policy
@@ -66,11 +69,16 @@ class DoorDaemon:
         self.sessions = sessions
         self.codec = codec
         self.pipeline = pipeline
+        self.base_thresholds = thresholds  # ``thresholds`` is these, set for the gallery's size
         self.thresholds = thresholds
         self.actuator = actuator
         self.audit = audit
         pipeline.require_liveness()  # fail closed at start: no liveness model, no door
         self.policy = DoorPolicy(thresholds.rules(settings.cooldown_s))
+        # Card + face: a presented badge names one person, and the face is checked against them alone.
+        self.claim_policy = DoorPolicy(thresholds.card_rules(settings.cooldown_s))
+        self.badges = BadgeQueue()
+        self.claim: Claim | None = None
         self.unknown_rows = UnknownThrottle(settings.unknown_log_interval_s)
         self.tracker = FaceTracker(thresholds.same_person, max_age_s=settings.track_max_age_s)
         self.stats = DaemonStats()
@@ -86,6 +94,8 @@ class DoorDaemon:
     def run(self, source: FrameSource, stop: threading.Event) -> DaemonStats:
         reader = FrameReader(source, drop_stale=not source.finite, on_event=self._camera_event, backoff_initial_s=self.settings.reconnect_initial_s, backoff_max_s=self.settings.reconnect_max_s)
         reader.start()
+        if self.settings.door_mode != "face" and self.settings.badge_source is not None:
+            BadgeReader(self.settings.badge_source, self.badges, stop).start()
         try:
             while not stop.is_set():
                 frame = reader.next_frame(timeout=0.5)
@@ -124,6 +134,11 @@ class DoorDaemon:
         passive, eyes = self._liveness_plan(faces, now)
         self.pipeline.embed_with_liveness(frame, faces, self.pipeline.door, passive, eyes)
         tracks = self.tracker.update([(f.detection.box, f.embedding) for f in faces], now)
+        claim = self._current_claim(now)
+        if claim is not None:
+            return self._decide_claim(claim, faces, tracks, frame, now)
+        if self.settings.door_mode == "card+face":
+            return []  # a card door decides nothing until a badge names someone
         usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
         queries = [self._query(f, t) for f, t in usable]
         matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
@@ -152,11 +167,83 @@ class DoorDaemon:
         one frame later: a missing score is never a live one)."""
         passive, eyes = [], []
         for face, track in zip(faces, self.tracker.continuing([f.detection.box for f in faces], now)):
-            if track is None or (not track.state.decided and len(track.state.live_scores) < self.settings.votes_window):
+            state = None if track is None else self._votes_of(track)
+            if state is None or (not state.decided and len(state.live_scores) < self.settings.votes_window):
                 passive.append(face)
-            elif not track.state.decided:
+            elif not state.decided:
                 eyes.append(face)
         return passive, eyes
+
+    def _votes_of(self, track: Track) -> TrackVotes:
+        """What the deciding policy remembers of this track: the badge claim's 1:1 votes while a
+        claim is open, else the track's own."""
+        return self.claim.track(track.track_id) if self.claim is not None else track.state
+
+    # -- card + face ------------------------------------------------------------------------
+    def _current_claim(self, now: float) -> Claim | None:
+        """Take presented badges (a new one replaces an open claim), refuse unknown ones, and end a
+        claim whose time ran out; the claim in force, if any."""
+        for badge in self.badges.drain():
+            holder = self.access.badge_holder(badge) if BADGE_NUMBER.fullmatch(badge) else None
+            if holder is None:
+                self._record_claim(Verdict(Decision.DENIED_UNKNOWN_BADGE, None, None, None, self._badge_refusal(badge)))
+                continue
+            self._expire_claim("another badge was presented")
+            self.claim = Claim(badge, holder, now)
+        if self.claim is not None and now - self.claim.at > self.settings.claim_ttl_s:
+            self._expire_claim(f"no face of the holder decided within {self.settings.claim_ttl_s:g} s")
+        return self.claim
+
+    def _badge_refusal(self, badge: str) -> str:
+        if not BADGE_NUMBER.fullmatch(badge):
+            return "unreadable badge number from the reader"
+        if badge in self.access.badges:
+            return f"badge {badge}: its holder is suspended"
+        return f"badge {badge} is not known"
+
+    def _expire_claim(self, why: str) -> None:
+        if self.claim is not None:
+            claim, self.claim = self.claim, None
+            self._record_claim(Verdict(Decision.DENIED_CLAIM_EXPIRED, claim.person_id, None, None, f"badge {claim.badge}: {why}"))
+
+    def _decide_claim(self, claim: Claim, faces: list[AnalysedFace], tracks: list[Track], frame: np.ndarray, now: float) -> list[Verdict]:
+        """1:1 against the badge holder, for the largest usable face (the one at the reader). One
+        decision, a grant or a mismatch, uses the claim up."""
+        usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
+        if not usable:
+            return []
+        face, track = usable[0]
+        query = self._query(face, track)
+        similarity = self.gallery.similarity_to(claim.person_id, query)
+        if similarity is None:  # the holder is no longer enrolled (removed since the badge was given)
+            self.claim = None
+            verdict = Verdict(Decision.DENIED_UNKNOWN_BADGE, claim.person_id, None, None, f"badge {claim.badge}: its holder is not enrolled")
+            self._record_claim(verdict)
+            return [verdict]
+        candidates = [Candidate(claim.person_id, similarity)]
+        verdict = self.claim_policy.judge(claim.track(track.track_id), self.claim_policy.frame_vote(candidates), candidates, now, face.liveness, track.blink(face.eyes))
+        if verdict is None:
+            return []
+        if verdict.decision in (Decision.DENIED_UNKNOWN, Decision.DENIED_AMBIGUOUS, Decision.DENIED_QUALITY):
+            verdict = self._mismatch(claim, query, similarity)
+        self.claim = None
+        kept = apply_access([verdict], self.access, self.settings.door_id, self.clock())
+        self._act_and_audit(kept[0], face, frame, now, self.thresholds.card, 0.0)
+        return kept
+
+    def _mismatch(self, claim: Claim, query: np.ndarray, similarity: float) -> Verdict:
+        nearest = self.gallery.search(query[None], k=1)[0]
+        who = nearest[0].person_id if nearest else None
+        detail = f"badge {claim.badge}: face is not its holder's (similarity {similarity:.3f} < {self.thresholds.card:.3f})"
+        return Verdict(Decision.DENIED_MISMATCH, claim.person_id, similarity, None, detail, who)
+
+    def _record_claim(self, verdict: Verdict) -> None:
+        """A badge decision without a face (unknown badge, expired claim): on record, no unlock."""
+        row = self.audit.record(door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, best=verdict.best,
+                                threshold=self.thresholds.card, model_version=self.pipeline.encoder.version, detail=verdict.detail or None)
+        self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
+        self.metrics.decision(str(verdict.decision))
+        self.events.publish(row)
 
     def _query(self, face: AnalysedFace, track: Track) -> np.ndarray:
         """What is matched: the track's fused embedding, or this frame's alone (rule "vote")."""
@@ -166,7 +253,7 @@ class DoorDaemon:
             return face.embedding
         return track.fused(face.embedding, face.quality.weight(self.settings.min_inter_eye_px), self.settings.votes_window)
 
-    def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray, now: float) -> None:
+    def _act_and_audit(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray, now: float, threshold: float | None = None, margin: float | None = None) -> None:
         if verdict.decision == Decision.DENIED_UNKNOWN and not self.unknown_rows.due(now):
             return
         # Write-ahead: the decision is on record before the door opens. When it cannot be
@@ -174,8 +261,8 @@ class DoorDaemon:
         # unlock ever goes unaudited.
         row = self.audit.record(
             door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest,
-            best=verdict.best, second=verdict.second, threshold=self.thresholds.match, margin=self.thresholds.margin,
-            model_version=self.pipeline.encoder.version, quality=_evidence(face, verdict),
+            best=verdict.best, second=verdict.second, threshold=self.thresholds.match if threshold is None else threshold,
+            margin=self.thresholds.margin if margin is None else margin, model_version=self.pipeline.encoder.version, quality=_evidence(face, verdict),
             snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
         )
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
@@ -234,6 +321,9 @@ class DoorDaemon:
     def _load_gallery(self) -> GalleryIndex:
         gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
         self.metrics.gallery(len(gallery), gallery.generation)
+        # The threshold follows the gallery: more people, more chances for a stranger to match one.
+        self.thresholds = self.base_thresholds.for_gallery(len(gallery))
+        self.policy.rules = self.thresholds.rules(self.settings.cooldown_s)
         return gallery
 
     def _load_access(self) -> AccessPolicy:

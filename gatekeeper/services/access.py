@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.access import ALWAYS, AccessAnswer, AccessPolicy, AccessPolicyError, parse_windows, zone
 from gatekeeper.core.types import Decision
-from gatekeeper.identifiers import PERSON_ID
+from gatekeeper.identifiers import BADGE_NUMBER, PERSON_ID
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.storage import models
 from gatekeeper.storage.access import aware, bump_access_generation, load_access_policy, schedule_of
@@ -48,6 +48,7 @@ class PersonAccessView:
     valid_from: datetime | None
     valid_until: datetime | None
     suspended: bool
+    badge: str | None = None  # the badge number a card + face door knows them by
 
 
 def check_name(kind: str, name: str) -> str:
@@ -116,7 +117,8 @@ class AccessAdmin:
         with self.sessions() as session:
             person = self._person(session, person_id)
             groups = sorted(session.scalars(select(models.GroupMember.group).where(models.GroupMember.person_id == person_id)))
-            return PersonAccessView(person_id, groups, aware(person.valid_from), aware(person.valid_until), person.suspended)
+            badge = session.scalar(select(models.Badge.number).where(models.Badge.person_id == person_id))
+            return PersonAccessView(person_id, groups, aware(person.valid_from), aware(person.valid_until), person.suspended, badge)
 
     # -- doors ------------------------------------------------------------------------------
     def set_door(self, door_id: str, name: str | None = None, tz_name: str | None = None) -> None:
@@ -259,6 +261,30 @@ class AccessAdmin:
         with self._change() as session:
             self._person(session, person_id).suspended = suspended
             self._record(session, Decision.ACCESS_CHANGED, "access suspended" if suspended else "access resumed", person_id)
+
+    # -- badges (card + face doors) ----------------------------------------------------------
+    def set_badge(self, person_id: str, number: str) -> None:
+        """Give a person their badge number (replacing an earlier one); a number another person
+        holds is refused, naming them."""
+        if not BADGE_NUMBER.fullmatch(number):
+            raise AccessPolicyError(f"badge number {number!r} is not valid: 1-64 letters, digits or dashes, starting with a letter or digit")
+        with self._change() as session:
+            self._person(session, person_id)
+            holder = session.scalar(select(models.Badge.person_id).where(models.Badge.number == number))
+            if holder is not None and holder != person_id:
+                raise AccessPolicyError(f"badge {number} already belongs to {holder!r}: remove it there first")
+            session.execute(delete(models.Badge).where(models.Badge.person_id == person_id))
+            session.add(models.Badge(number=number, person_id=person_id))
+            self._record(session, Decision.ACCESS_CHANGED, f"badge {number} assigned", person_id)
+
+    def remove_badge(self, person_id: str) -> bool:
+        """False when the person holds no badge."""
+        with self._change() as session:
+            self._person(session, person_id)
+            gone = session.execute(delete(models.Badge).where(models.Badge.person_id == person_id)).rowcount
+            if gone:
+                self._record(session, Decision.ACCESS_CHANGED, "badge removed", person_id)
+        return bool(gone)
 
     # -- helpers ----------------------------------------------------------------------------
     def _change(self) -> "_Change":

@@ -47,6 +47,11 @@ class PhotoGallery:
         self._vectors = np.stack([self.codec.decode(r.embedding) for r in rows]) if rows else np.zeros((0, 0), np.float32)
         self.generation = generation
 
+    @property
+    def size(self) -> int:
+        """How many enrolled photos are held."""
+        return len(self._owners)
+
     def follow(self, person_id: str, embeddings: list[np.ndarray], generation: int, extend: bool) -> None:
         """Our own enrollment, committed as ``generation``: update in memory instead of re-reading,
         when nobody else changed the database in between."""

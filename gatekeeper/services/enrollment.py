@@ -248,9 +248,14 @@ class Enrollment:
     def _same_face(self, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> list[Clash]:
         """Other enrolled people this face already matches: their mean at the door's threshold,
         or any of their photos at the duplicate threshold (the photo gallery must be current)."""
-        found = [Clash(c.person_id, c.similarity) for c in self._current_index().search(vector[None], k=5)[0] if c.person_id != person_id and c.similarity >= self.thresholds.match]
+        index = self._current_index()
+        # Thresholds for the gallery's size: a newcomer is compared with everyone, so a fixed
+        # threshold would refuse more distinct newcomers the more people are enrolled.
+        at_people = self.thresholds.duplicate_for(len(index))
+        at_photos = max(self.thresholds.duplicate, self.thresholds.duplicate_for(self._photos.size))
+        found = [Clash(c.person_id, c.similarity) for c in index.search(vector[None], k=5)[0] if c.person_id != person_id and c.similarity >= at_people]
         clash = self._photos.closest_other(person_id, np.stack([vector, *photos]))
-        if clash is not None and clash.similarity >= self.thresholds.duplicate and clash.person_id not in {c.person_id for c in found}:
+        if clash is not None and clash.similarity >= at_photos and clash.person_id not in {c.person_id for c in found}:
             found.append(clash)
         return found
 

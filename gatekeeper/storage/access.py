@@ -56,7 +56,8 @@ def load_access_policy(session: Session, default_timezone: str) -> AccessPolicy:
     people = {pid: PersonAccess(frozenset(g)) for pid, g in memberships.items()}
     for pid, start, end, suspended in restricted:
         people[pid] = PersonAccess(frozenset(memberships.get(pid, ())), aware(start), aware(end), bool(suspended))
-    return AccessPolicy(doors, schedules, groups, people, default_timezone, access_generation(session))
+    badges = dict(session.execute(select(models.Badge.number, models.Badge.person_id)).tuples().all())
+    return AccessPolicy(doors, schedules, groups, people, default_timezone, access_generation(session), badges)
 
 
 def schedule_of(row: models.Schedule) -> Schedule:

@@ -34,6 +34,16 @@ class Person(Base):
     photos: Mapped[list["Photo"]] = relationship(back_populates="person", cascade="all, delete-orphan")
 
 
+class Badge(Base):
+    """A card + face door's badge number and whom it names (schema 0010): one per person."""
+
+    __tablename__ = "badges"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Photo(Base):
     """One enrollment photo's embedding, kept so the person vector can always be recomputed."""
 

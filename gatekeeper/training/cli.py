@@ -263,6 +263,7 @@ def calibrate_cmd(
     console.print(f"door defaults: match threshold {match:.4f} (FAR {operating_far:g}), min margin {margin:.4f}; duplicate-person threshold {duplicate:.4f} (photo x photo FAR {DUPLICATE_FAR:g}, TAR {duplicate_tar:.2%})")
     meta = json.loads(card.read_text())
     meta["calibration"] = {
+        **({"openset": meta["calibration"]["openset"]} if "openset" in meta.get("calibration", {}) else {}),  # measured on its own
         "match_threshold": round(match, 4), "min_margin": round(margin, 4), "operating_far": operating_far,
         "duplicate_threshold": round(duplicate, 4), "duplicate_tar": round(duplicate_tar, 4),
         "far_thresholds": {f"{far:g}": {"threshold": round(th, 4), "tar": round(tar, 4)} for far, (th, tar) in cal.far_thresholds.items()},
@@ -272,6 +273,37 @@ def calibrate_cmd(
     }
     card.write_text(json.dumps(meta, indent=2) + "\n")
     console.print(f"wrote calibration into {card}")
+
+
+@train_app.command("calibrate-openset")
+def calibrate_openset_cmd(
+    card: Annotated[Path, typer.Option(help="model JSON to write the open-set calibration into")] = Path("models/doornet-v2.json"),
+) -> None:
+    """The door's operating point per gallery size: the share of strangers whose best match in a
+    gallery of N people reaches each threshold, and the genuine scores, measured on the calibration
+    share of held-out people (the evaluation share is left to bench/gallery_scale.py)."""
+    from gatekeeper.training.openset import calibrate_openset
+    from gatekeeper.training.scale_data import protocol
+    from gatekeeper.vision.encoder import FaceEncoder
+
+    encoder = FaceEncoder(card.with_suffix(".pt"))
+    cal, counts = calibrate_openset(protocol("calibration", encoder))
+    meta = json.loads(card.read_text())
+    meta.setdefault("calibration", {})["openset"] = {
+        **cal.as_manifest(), **counts,
+        "source": "calibration share of held-out people (LFW folds 1-2, half of CelebA half A, UTKFace 4000-4999) against the distractor pool "
+                  "(UTKFace 6000-15999, one photo per trained-on LFW and CelebA identity); mirror-averaged embeddings on both sides",
+    }
+    card.write_text(json.dumps(meta, indent=2) + "\n")
+    table = Table(title=f"{counts['staff_people']} staff ({counts['staff_visits']} visits), {counts['strangers']} strangers, pool of {counts['pool']}")
+    for col in ("gallery", "@ 0.1 %: threshold", "margin", "staff granted", "@ 1 %: threshold", "margin", "staff granted"):
+        table.add_column(col)
+    floor = meta["calibration"].get("min_margin", 0.0)
+    for n in (30, 1_000, 3_000, 10_000, 100_000):
+        a, b = cal.operating_point(n, 1e-3, floor), cal.operating_point(n, 1e-2, floor)
+        table.add_row(f"{n:,}", f"{a.threshold:.4f}", f"{a.margin:.4f}", f"{a.staff_granted:.1%}", f"{b.threshold:.4f}", f"{b.margin:.4f}", f"{b.staff_granted:.1%}")
+    console.print(table)
+    console.print(f"wrote the open-set calibration into {card}")
 
 
 def plot_cmd(

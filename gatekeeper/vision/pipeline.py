@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from gatekeeper.vision.align import ARCFACE_112, align_face
@@ -57,6 +58,7 @@ class PipelineProfile:
     flip: bool | None  # mirror-averaged embedding; None: the encoder's own default
     liveness: bool = False  # score usable faces for liveness (door and verify; never enrollment photos)
     blinks: bool = False  # measure eye openness (the door: a blink needs video, a photo has none)
+    pad_tight: bool = False  # photos: re-detect with a plain border when the face fills the frame
 
 
 class FacePipeline:
@@ -75,8 +77,8 @@ class FacePipeline:
         photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
         door_gate = QualityGate(settings)
         self.door = PipelineProfile("door", FaceDetector.from_profile(door_profile(settings)), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink")
-        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks)
-        self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None)
+        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks, pad_tight=True)
+        self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None, pad_tight=True)
 
     # Liveness models load on first use (enrollment never needs them); the door calls
     # require_liveness() at start, so missing or damaged nets stop it before it opens for anyone.
@@ -98,7 +100,10 @@ class FacePipeline:
     def detect(self, image_rgb: np.ndarray, profile: PipelineProfile) -> list[FaceDetection]:
         """Confident faces, largest first. Low-confidence detections are mostly not faces
         (patterns, posters): they are dropped rather than reported as low-quality faces."""
-        confident = [f for f in profile.detector.detect(image_rgb) if f.score >= self.settings.min_detection_score]
+        faces = profile.detector.detect(image_rgb)
+        if profile.pad_tight and fills_frame(faces, image_rgb.shape):
+            faces = detect_with_border(profile.detector, image_rgb)
+        confident = [f for f in faces if f.score >= self.settings.min_detection_score]
         return sorted(confident, key=lambda f: f.width, reverse=True)
 
     def align(self, image_rgb: np.ndarray, detection: FaceDetection) -> tuple[np.ndarray, FaceQuality]:
@@ -180,16 +185,51 @@ class FacePipeline:
         return self.analyse(image_rgb, self.photo)
 
     def enrollment_face(self, image_rgb: np.ndarray, path: Path | str) -> AnalysedFace:
-        """The one clear face of an enrollment photo, or a ``FaceError`` saying why not."""
-        faces = self.analyse(image_rgb, self.enrollment)
+        """The subject of an enrollment photo (its most prominent face: large and central), or a
+        ``FaceError`` saying why not. People in the background are left out; the photo is refused
+        only when a second face is nearly as prominent as the first (which of them is enrolled?)."""
+        faces = self.judged_faces(image_rgb, self.enrollment)
         if not faces:
             raise FaceError(path, "no face found")
-        main = faces[0]
-        if len(faces) > 1 and faces[1].detection.width >= self.settings.second_face_ratio * main.detection.width:
-            raise FaceError(path, f"{len(faces)} faces of similar size; enrollment photos must show one person")
+        ranked = sorted(faces, key=lambda f: prominence(f.detection, image_rgb.shape), reverse=True)
+        main = ranked[0]
+        if len(ranked) > 1 and prominence(ranked[1].detection, image_rgb.shape) >= self.settings.second_face_ratio * prominence(main.detection, image_rgb.shape):
+            raise FaceError(path, f"{len(faces)} faces, two of them equally prominent (size and place): which one to enroll is unclear; crop the photo to one person")
         if main.problems:
             raise FaceError(path, "; ".join(main.problems))
+        self.embed([main], self.enrollment)
         return main
+
+
+# A face whose box spans at least this share of the photo's shorter side is a tight crop (badge
+# and ID photos): MTCNN's landmarks need context around the face, so such photos are detected
+# again inside a plain border (the face then sits as in a portrait).
+TIGHT_FACE_SHARE = 0.7
+BORDER_SHARE = 0.25  # of the long side, on each side
+BORDER_GREY = (128, 128, 128)
+
+
+def fills_frame(faces: list[FaceDetection], shape: tuple[int, ...]) -> bool:
+    """No face found, or the largest fills the frame: worth detecting again with a border."""
+    if not faces:
+        return True
+    return max(max(f.width, float(f.box[3] - f.box[1])) for f in faces) >= TIGHT_FACE_SHARE * min(shape[:2])
+
+
+def detect_with_border(detector: FaceDetector, image_rgb: np.ndarray) -> list[FaceDetection]:
+    """Faces found in ``image_rgb`` framed by a plain border, in the photo's own coordinates."""
+    pad = int(round(BORDER_SHARE * max(image_rgb.shape[:2])))
+    framed = cv2.copyMakeBorder(image_rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=BORDER_GREY)
+    shift = np.array([pad, pad], dtype=np.float32)
+    return [FaceDetection(f.box - np.tile(shift, 2), f.landmarks - shift, f.score) for f in detector.detect(framed)]
+
+
+def prominence(face: FaceDetection, shape: tuple[int, ...]) -> float:
+    """How much a face is the photo's subject: its width, discounted by its distance from the
+    centre (half the shorter side away halves it)."""
+    centre = np.array([shape[1] / 2, shape[0] / 2])
+    off = float(np.linalg.norm(face.centre - centre)) / (0.5 * min(shape[:2]))
+    return face.width / (1.0 + off)
 
 
 def door_profile(settings: Settings) -> DetectorProfile:

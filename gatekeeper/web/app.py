@@ -281,7 +281,8 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         from gatekeeper.services.verify import judge_photo
 
         image = await read_upload(photo)
-        faces = judge_photo(gk.pipeline, gk.gallery(), gk.door_policy(), image)
+        gallery = gk.gallery()
+        faces = judge_photo(gk.pipeline, gallery, gk.door_policy(len(gallery)), image)
         return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates], "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
 
     @web.get("/api/v1/audit", tags=["audit"])
