@@ -6,7 +6,7 @@ face crops (badge and ID photos), through the product's own enrollment stage.
    the face taken is the portrait's subject (LFW centres its subject: the taken face's centre within
    a sixth of the photo's side of the centre) rather than someone in the background.
 2. Tight crops: LFW View 2 pairs of the folds the shipped model never trained on, each photo also
-   cropped to its face box (the box MTCNN finds in the full photo, enlarged 1.1x), both embedded
+   cropped to its face box (0.9x the box MTCNN finds in the full photo: the face fills the frame), both embedded
    by the enrollment stage; same-person verification accuracy (threshold chosen on the other
    folds, as the LFW protocol does) on the full photos and on the crops, and how far each crop's
    embedding is from its full photo's.
@@ -66,7 +66,7 @@ def crop_to_face(image: np.ndarray, pipeline: FacePipeline) -> np.ndarray | None
     if not faces:
         return None
     x1, y1, x2, y2 = faces[0].box
-    cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 1.1 * max(x2 - x1, y2 - y1) / 2
+    cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 0.9 * max(x2 - x1, y2 - y1) / 2  # the face fills the frame
     top, left = int(max(0, cy - half)), int(max(0, cx - half))
     return image[top : int(min(image.shape[0], cy + half)), left : int(min(image.shape[1], cx + half))].copy()
 

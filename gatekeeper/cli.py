@@ -26,7 +26,7 @@ from gatekeeper.core.types import Decision
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.redaction import redact_database_url, redact_source
 from gatekeeper.display import audit_table, print_enrollment, safe
-from gatekeeper.services.people import find_person, list_people, names_of
+from gatekeeper.services.people import count_people, find_person, list_people, names_of
 from gatekeeper.training.cli import calibrate_cmd, eval_app, plot_cmd, train_app
 
 class _RefusalsAreMessages(TyperGroup):
@@ -159,13 +159,25 @@ def migrate() -> None:
 @people_app.command("list")
 def people_list() -> None:
     """Everyone enrolled, by id."""
-    rows = list_people(_app().sessions)
+    gk = _app()
+    rows = list_people(gk.sessions)
     table = Table(title=f"{len(rows)} enrolled")
     for col in ("id", "name", "photos", "model", "updated (UTC)"):
         table.add_column(col)
     for p in rows:
         table.add_row(safe(p.person_id), safe(p.name), str(p.photos), safe(p.model_version), p.updated_at.strftime("%Y-%m-%d %H:%M"))
     console.print(table)
+    _door_outlook(gk.settings, len(rows))
+
+
+def _door_outlook(settings: Settings, enrolled: int) -> None:
+    """What the face alone gives a gallery of this size (from the model card, no model loaded)."""
+    from gatekeeper.model_files import manifest_calibration
+    from gatekeeper.thresholds import DecisionThresholds
+
+    point = DecisionThresholds.from_calibration(settings, settings.model, manifest_calibration(settings.model)).predicted_at(enrolled)
+    if point is not None:
+        console.print(f"door (face alone, target {settings.max_stranger_rate:.2%} strangers per visit): {safe(point.summary())}")
 
 
 @people_app.command("show")
@@ -223,6 +235,28 @@ def _fail_on_snapshot_failures(failures: list[str]) -> None:
         raise typer.Exit(1)
 
 
+@people_app.command("badge")
+def people_badge(
+    person_id: str,
+    number: Annotated[Optional[str], typer.Argument(help="the badge number a card reader reports")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="take the person's badge away")] = False,
+) -> None:
+    """Show, give or take away a person's badge number (card + face doors); audited."""
+    from gatekeeper.core.access import AccessPolicyError
+
+    admin = _app().access
+    try:
+        if remove:
+            console.print(f"{safe(person_id)}: badge removed" if admin.remove_badge(person_id) else f"{safe(person_id)} holds no badge")
+        elif number is None:
+            console.print(f"{safe(person_id)}: badge {safe(admin.person(person_id).badge or '(none)')}")
+        else:
+            admin.set_badge(person_id, number)
+            console.print(f"{safe(person_id)} now holds badge {safe(number)}")
+    except AccessPolicyError as exc:
+        _fail(str(exc))
+
+
 @people_app.command("rename")
 def people_rename(person_id: str, name: str) -> None:
     if not _app().enrollment.rename(person_id, name):
@@ -241,15 +275,20 @@ def verify(
     photos: Annotated[list[Path], typer.Argument(help="photos, or folders of photos")],
     top: Annotated[int, typer.Option(min=1, max=20, help="candidates shown per face")] = 3,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.table,
+    claim: Annotated[Optional[str], typer.Option(help="card + face: judge each photo against this person id alone (1:1)")] = None,
 ) -> None:
     """Who is this? Each face judged as the door judges a frame (threshold and margin).
 
     Exit 0: a face in every photo could be judged; 1: some photo had none (unreadable, no face,
-    or no face usable at the door); 2: usage or setup error."""
+    or no face usable at the door); 2: usage or setup error. With --claim ID: exit 0 when every
+    photo is that person at the card + face threshold, 1 otherwise, 2 when nobody has that id."""
     from gatekeeper.services.verify import verify_photos
 
     gk = _app()
     gallery = gk.gallery()
+    if claim is not None:
+        _verify_claim(gk, gallery, claim, photos, fmt)
+        return
     thresholds = gk.thresholds.for_gallery(len(gallery))
     results = verify_photos(gk.pipeline, gallery, gk.door_policy(len(gallery)), photos, top)
     if not results:
@@ -262,6 +301,27 @@ def verify(
         for r in results:
             _print_verdict(r, names, thresholds.match, thresholds.margin, live)
     if not all(r.judged for r in results):
+        raise typer.Exit(1)
+
+
+def _verify_claim(gk: App, gallery, person_id: str, photos: list[Path], fmt: OutputFormat) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.services.verify import check_claim
+
+    threshold = gk.thresholds.card
+    try:
+        checks = check_claim(gk.pipeline, gallery, threshold, person_id, photos)
+    except KeyError:
+        _fail(f"no enrolled person {person_id!r}", 2)
+    if not checks:
+        _fail("no photos found in " + ", ".join(str(p) for p in photos), 2)
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps([{"photo": c.photo, "claim": person_id, "similarity": None if c.similarity is None else round(c.similarity, 4),
+                                      "matches": c.matches, "threshold": round(threshold, 4), "reason": c.reason} for c in checks], indent=2) + "\n")
+    else:
+        for c in checks:
+            said = c.reason or f"similarity {c.similarity:.3f} to {person_id} (threshold {threshold:.3f})"
+            console.print(f"{safe(c.photo)}: {'[green]is[/green]' if c.matches else '[red]is not[/red]'} {safe(person_id)}: {safe(said)}")
+    if not all(c.matches for c in checks):
         raise typer.Exit(1)
 
 
@@ -489,6 +549,10 @@ def config_show() -> None:
         table.add_row(concern, safe(key), safe(value), safe(source))
     table.add_row("storage", "(database)", safe(redact_database_url(settings.resolved_database_url)), "")
     console.print(table)
+    try:
+        _door_outlook(settings, count_people(App(settings, create_database=False).sessions))
+    except Exception as exc:  # no database yet: the settings are still worth showing
+        err.print(f"(no door outlook: {safe(str(exc))})")
 
 
 @app.command()

@@ -53,6 +53,10 @@ def print_enrollment(console: Console, results: list[PersonResult]) -> None:
         for pid, p in rejected:
             bad.add_row(safe(pid), safe(p.path), safe(p.reason))
         console.print(bad)
+    for r in results:
+        for p in r.photos:
+            if p.ok and p.note:
+                console.print(f"{safe(r.person_id)}: {safe(p.path)}: {safe(p.note)}")
     n_ok = sum(r.enrolled for r in results)
     console.print(f"{n_ok} enrolled, {len(results) - n_ok} not enrolled, {len(rejected)} photos rejected")
 

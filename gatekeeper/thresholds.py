@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from gatekeeper.config import Settings
 from gatekeeper.core.openset import OpenSetCalibration, OperatingPoint
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.errors import InputError
 from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration
-from gatekeeper.vision.encoder import ModelCard
+
+if TYPE_CHECKING:
+    from gatekeeper.vision.encoder import ModelCard
 
 
 @dataclass(frozen=True)
@@ -34,40 +37,52 @@ class DecisionThresholds:
     card: float = 1.0  # card + face: similarity to the badge holder needed (1:1)
     duplicate_fixed: bool = False  # duplicate_threshold set explicitly: it does not follow the gallery
     pair_point: float = 0.0  # the card's per-pair operating point (FAR 1e-4): the duplicate rule's floor
+    fixed_match: bool = False  # match_threshold set explicitly: it does not follow the gallery
+    margin_floor: float = 0.0  # the gallery's margin is never below this (the card's, or min_margin)
 
     @classmethod
     def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
-        cal = card.calibration
+        return cls.from_calibration(settings, card.name, card.calibration)
+
+    @classmethod
+    def from_calibration(cls, settings: Settings, model: str, cal: dict[str, Any]) -> "DecisionThresholds":
+        """From the model manifest's calibration block (read without loading the model: `people
+        list` and `config show` use this too)."""
         match = settings.match_threshold if settings.match_threshold is not None else cal.get("match_threshold")
         margin = settings.min_margin if settings.min_margin is not None else cal.get("min_margin")
         if match is None or margin is None:
-            raise InputError(f"model {card.name} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
+            raise InputError(f"model {model} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
         loosest = cal.get("far_thresholds", {}).get("0.01", {}).get("threshold")
         if loosest is not None and float(match) < loosest and not settings.accept_loose_threshold:
             raise InputError(
-                f"match_threshold {float(match):.4f} is looser than {card.name}'s FAR 1e-2 point ({loosest:.4f}): more than one stranger in a "
+                f"match_threshold {float(match):.4f} is looser than {model}'s FAR 1e-2 point ({loosest:.4f}): more than one stranger in a "
                 "hundred would match someone. Set accept_loose_threshold = true (GATEKEEPER_ACCEPT_LOOSE_THRESHOLD=1) if that is really meant"
             )
         duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
         same = settings.track_same_person if settings.track_same_person is not None else (loosest if loosest is not None else match)
-        openset = None if settings.match_threshold is not None else _openset(card)
-        return cls(float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same),
-                   liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s,
-                   openset, settings.max_stranger_rate, settings.max_duplicate_rate, None,
-                   float(cal.get("far_thresholds", {}).get("0.001", {}).get("threshold", 0.0)), _card_threshold(settings, card, float(match)),
-                   settings.duplicate_threshold is not None, float(cal.get("match_threshold", match)))
+        return cls(
+            float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same),
+            liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s,
+            openset=_openset(model, cal), max_stranger_rate=settings.max_stranger_rate, max_duplicate_rate=settings.max_duplicate_rate,
+            floor=float(cal.get("far_thresholds", {}).get("0.001", {}).get("threshold", 0.0)), card=_card_threshold(settings, cal, float(match)),
+            duplicate_fixed=settings.duplicate_threshold is not None, pair_point=float(cal.get("match_threshold", match)),
+            fixed_match=settings.match_threshold is not None, margin_floor=float(margin),
+        )
 
     def operating_point(self, size: int) -> OperatingPoint | None:
         """What a gallery of ``size`` people gets at the target stranger rate (None: no calibration)."""
         if self.openset is None:
             return None
-        return self.openset.operating_point(size, self.max_stranger_rate, self.margin)
+        return self.openset.operating_point(size, self.max_stranger_rate, self.margin_floor)
 
     def predicted_at(self, size: int) -> OperatingPoint | None:
-        """The stranger and staff rates these (fixed) thresholds give at ``size`` people."""
+        """The stranger and staff rates the door gives at ``size`` people: the operating point for
+        the target, or what a fixed match_threshold gives (None: no open-set calibration)."""
         if self.openset is None:
             return None
-        return self.openset.predicted(size, self.match, self.margin)
+        if self.fixed_match:
+            return self.openset.predicted(size, self.match, self.margin)
+        return self.operating_point(size)
 
     def for_gallery(self, size: int) -> "DecisionThresholds":
         """These thresholds with ``match`` and ``margin`` chosen for a gallery of ``size`` people
@@ -75,7 +90,7 @@ class DecisionThresholds:
         also keeps relatives and lookalikes among staff apart), the threshold never below the
         card's per-pair FAR 1e-3 point (a tiny gallery does not make one comparison safer)."""
         point = self.operating_point(size)
-        if point is None:
+        if point is None or self.fixed_match:
             return replace(self, gallery_size=size)
         return replace(self, match=max(point.threshold, self.floor), margin=point.margin, gallery_size=size)
 
@@ -100,22 +115,22 @@ class DecisionThresholds:
 CARD_FAR = "0.001"  # the per-pair FAR point card + face doors use (bench/gallery_scale.py)
 
 
-def _card_threshold(settings: Settings, card: ModelCard, match: float) -> float:
+def _card_threshold(settings: Settings, cal: dict[str, Any], match: float) -> float:
     """The setting, else the card's 1:1 point, else the door's own threshold (never looser)."""
     if settings.card_match_threshold is not None:
         return float(settings.card_match_threshold)
-    point = card.calibration.get("far_thresholds", {}).get(CARD_FAR, {}).get("threshold")
+    point = cal.get("far_thresholds", {}).get(CARD_FAR, {}).get("threshold")
     return float(point) if point is not None else match
 
 
-def _openset(card: ModelCard) -> OpenSetCalibration | None:
-    block = card.calibration.get("openset")
+def _openset(model: str, cal: dict[str, Any]) -> OpenSetCalibration | None:
+    block = cal.get("openset")
     if block is None:
         return None
     try:
         return OpenSetCalibration.from_manifest(block)
     except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"model {card.name}: malformed open-set calibration ({exc})") from exc
+        raise InputError(f"model {model}: malformed open-set calibration ({exc})") from exc
 
 
 def liveness_threshold(settings: Settings) -> float | None:

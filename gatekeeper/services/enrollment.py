@@ -55,6 +55,7 @@ class PhotoResult:
     quality: dict[str, float] = field(default_factory=dict)
     sha256: str = ""
     face_crop: bytes = b""  # JPEG of the aligned face (keepsake layout): what `migrate` re-embeds
+    note: str | None = None  # which face was taken, when the photo held several
 
     @property
     def ok(self) -> bool:
@@ -294,7 +295,7 @@ def embed_image(pipeline: FacePipeline, image_rgb: np.ndarray, label: str, sha25
         return PhotoResult(label, reason=exc.reason)
     keepsake = encode_keepsake(align_face(image_rgb, face.detection.landmarks, ENROLLMENT_KEEPSAKE))
     digest = sha256 or hashlib.sha256(np.ascontiguousarray(image_rgb).tobytes()).hexdigest()
-    return PhotoResult(label, embedding=face.embedding, quality=face.quality.as_dict(), sha256=digest, face_crop=keepsake)
+    return PhotoResult(label, embedding=face.embedding, quality=face.quality.as_dict(), sha256=digest, face_crop=keepsake, note=face.note)
 
 
 def encode_keepsake(crop_rgb: np.ndarray) -> bytes:

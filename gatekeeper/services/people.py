@@ -85,3 +85,9 @@ def door_heartbeats(sessions: sessionmaker[Session]) -> list[DoorHeartbeat]:
     """What each door last reported, by door id."""
     with sessions() as s:
         return list(s.scalars(select(DoorHeartbeat).order_by(DoorHeartbeat.door_id)))
+
+
+def count_people(sessions: sessionmaker[Session]) -> int:
+    """How many people are enrolled (what the door's operating point depends on)."""
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(Person)) or 0)

@@ -78,3 +78,34 @@ def verify_photos(pipeline: FacePipeline, gallery: GalleryIndex, policy: DoorPol
         faces = judge_photo(pipeline, gallery, policy, image, top)
         out.append(PhotoVerdict(str(path), faces, None if faces else "no face found"))
     return out
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One photo judged as a card + face door judges its visitor: the largest usable face
+    against the claimed person's template alone (1:1)."""
+
+    photo: str
+    similarity: float | None  # None: no usable face (``reason`` says why)
+    matches: bool
+    reason: str | None = None
+
+
+def check_claim(pipeline: FacePipeline, gallery: GalleryIndex, threshold: float, person_id: str, paths: Iterable[Path]) -> list[ClaimCheck]:
+    """Each photo against ``person_id`` at the 1:1 ``threshold``; ``KeyError`` when nobody with
+    that id is enrolled."""
+    if not any(pid == person_id for pid in gallery.people.values()):
+        raise KeyError(person_id)
+    out = []
+    for path in photos_in(paths):
+        try:
+            faces = [f for f in pipeline.analyse_photo(read_rgb(path)) if f.embedding is not None]
+        except ImageError as exc:
+            out.append(ClaimCheck(str(path), None, False, exc.reason))
+            continue
+        if not faces:
+            out.append(ClaimCheck(str(path), None, False, "no face usable at the door"))
+            continue
+        similarity = gallery.similarity_to(person_id, faces[0].embedding)
+        out.append(ClaimCheck(str(path), similarity, similarity is not None and similarity >= threshold))
+    return out

@@ -56,7 +56,7 @@ def load_access_policy(session: Session, default_timezone: str) -> AccessPolicy:
     people = {pid: PersonAccess(frozenset(g)) for pid, g in memberships.items()}
     for pid, start, end, suspended in restricted:
         people[pid] = PersonAccess(frozenset(memberships.get(pid, ())), aware(start), aware(end), bool(suspended))
-    badges = dict(session.execute(select(models.Badge.number, models.Badge.person_id)).tuples().all())
+    badges = {number: person for number, person in session.execute(select(models.Badge.number, models.Badge.person_id))}
     return AccessPolicy(doors, schedules, groups, people, default_timezone, access_generation(session), badges)
 
 

@@ -41,6 +41,7 @@ class AnalysedFace:
     embedding: np.ndarray | None = None  # set only for faces that passed the quality gate
     liveness: float | None = None  # passive live score, for usable faces where the profile checks it
     eyes: tuple[float, float] | None = None  # (left, right) eye openness, where the door looks for blinks
+    note: str | None = None  # enrollment: which of several faces was taken
 
     @property
     def usable(self) -> bool:
@@ -197,6 +198,9 @@ class FacePipeline:
             raise FaceError(path, f"{len(faces)} faces, two of them equally prominent (size and place): which one to enroll is unclear; crop the photo to one person")
         if main.problems:
             raise FaceError(path, "; ".join(main.problems))
+        if len(faces) > 1:
+            x1, y1, x2, y2 = (int(round(float(v))) for v in main.detection.box)
+            main.note = f"{len(faces)} faces: took the most prominent, at x {x1}-{x2}, y {y1}-{y2}; the others are in the background"
         self.embed([main], self.enrollment)
         return main
 
