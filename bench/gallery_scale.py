@@ -229,7 +229,7 @@ def main() -> None:
     started = time.time()
     try:
         encoder = FaceEncoder()
-        share = protocol("evaluation", encoder)
+        share = protocol("evaluation", encoder, build=not args.quick)
     except FileNotFoundError as exc:
         print(f"skipped: {exc}")
         return

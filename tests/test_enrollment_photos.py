@@ -64,3 +64,13 @@ def test_two_equally_prominent_faces_are_refused_saying_why(lfw: Path, make_app)
     with pytest.raises(FaceError, match="equally prominent"):
         gk.pipeline.enrollment_face(pair, "pair.jpg")
     assert embed_image(gk.pipeline, pair, "pair.jpg").reason is not None
+
+
+def test_the_same_photo_file_under_a_second_id_is_refused_by_its_bytes(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
+    """However large the gallery (and so however strict the similarity rule), enrolling a photo file
+    that is already someone's enrollment photo is refused, naming them."""
+    gk = make_app()
+    (name, photos), = lfw_people(lfw, 1, 2, skip=560)
+    assert gk.enrollment.enroll("emp-1", name, [gk.enrollment.embed_photo(photos[0])]).enrolled
+    again = gk.enrollment.enroll("contractor-9", "Someone Else", [gk.enrollment.embed_photo(photos[0])])
+    assert not again.enrolled and "'emp-1' (similarity 1.000)" in (again.reason or "")

@@ -158,7 +158,7 @@ class Enrollment:
                 person = session.get(Person, person_id)
                 kept = [self.codec.decode(p.embedding) for p in person.photos] if (person and extend) else []
                 vector = person_vector(kept + [p.embedding for p in accepted])
-                clash = self._lookalike(session, generation, person_id, vector, [p.embedding for p in accepted])
+                clash = self._same_photo(session, person_id, accepted) or self._lookalike(session, generation, person_id, vector, [p.embedding for p in accepted])
                 if clash and not force:
                     raise _Refused(f"looks like already-enrolled {clash.person_id!r} (similarity {clash.similarity:.3f}); use --force if they are different people")
                 action = Decision.EXTENDED if (person is not None and extend) else Decision.ENROLLED
@@ -240,6 +240,16 @@ class Enrollment:
             person.updated_at = utcnow()
             self.audit.admin_action(session, Decision.RENAMED, self.actor, person_id, "display name changed")  # the names stay out of the log
         return True
+
+    @staticmethod
+    def _same_photo(session: Session, person_id: str, accepted: list[PhotoResult]) -> Clash | None:
+        """A photo file already enrolled for someone else (the same bytes): a second id for certain,
+        whatever the gallery's size does to the similarity rule."""
+        digests = [p.sha256 for p in accepted if p.sha256]
+        if not digests:
+            return None
+        owner = session.scalar(select(Photo.person_id).where(Photo.sha256.in_(digests), Photo.person_id != person_id).limit(1))
+        return Clash(owner, 1.0) if owner is not None else None
 
     def _lookalike(self, session: Session, generation: int, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> Clash | None:
         self._photos.refresh(session, generation - 1)  # the transaction already bumped it

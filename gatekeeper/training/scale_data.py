@@ -68,12 +68,15 @@ def _cache_specs() -> dict[str, tuple[str, bool, int, int | None]]:
     }
 
 
-def embedded(name: str, encoder: FaceEncoder, workers: int = 2) -> Faces:
-    """The detected faces of cache ``name`` embedded by ``encoder`` (built and cached on first use)."""
+def embedded(name: str, encoder: FaceEncoder, workers: int = 2, build: bool = True) -> Faces:
+    """The detected faces of cache ``name`` embedded by ``encoder`` (built and cached on first use
+    unless ``build`` is False: then FileNotFoundError)."""
     path = cache_root() / "embeddings" / encoder.version / f"{name}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
             return Faces(data["emb"], data["labels"], data["paths"])
+    if not build:
+        raise FileNotFoundError(f"no embedded faces at {path}: run `gatekeeper train calibrate-openset` or this bench without --quick to build them (~20 min on 2 cores)")
     folder, labelled, offset, limit = _cache_specs()[name]
     out = cache_root() / name
     cache = load_cache(out) if any(out.glob("shard-*.npz")) else build_cache(datasets_root() / folder, out, labelled=labelled, offset=offset, limit=limit, workers=workers)
@@ -103,12 +106,12 @@ class ScaleProtocol:
         return staff, np.setdiff1d(names, staff)
 
 
-def protocol(share: str, encoder: FaceEncoder) -> ScaleProtocol:
+def protocol(share: str, encoder: FaceEncoder, build: bool = True) -> ScaleProtocol:
     """``share``: "calibration" or "evaluation" (held-out identities split in two)."""
     if share not in ("calibration", "evaluation"):
         raise ValueError(f"unknown share {share!r}: calibration or evaluation")
-    lfw, celeba = embedded("lfw", encoder), embedded("celeba", encoder)
-    utk_s, utk_d = embedded("utkface-strangers", encoder), embedded("utkface-distractors", encoder)
+    lfw, celeba = embedded("lfw", encoder, build=build), embedded("celeba", encoder, build=build)
+    utk_s, utk_d = embedded("utkface-strangers", encoder, build=build), embedded("utkface-distractors", encoder, build=build)
     pairs = lfw_pairs()
     held_folds = CV_GROUPS["A"]
     cal_folds = CALIBRATION_LFW_FOLDS if share == "calibration" else held_folds - CALIBRATION_LFW_FOLDS
