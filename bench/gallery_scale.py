@@ -207,6 +207,37 @@ def _visit(policy: DoorPolicy, frames: np.ndarray, gallery: np.ndarray, ids: np.
     return None
 
 
+def door_templates(th: DecisionThresholds, staff: Faces, visit_a: np.ndarray, visit_b: np.ndarray, owners: np.ndarray,
+                   stranger_frames: np.ndarray, distractors: Faces, size: int, seed: int) -> dict[str, float]:
+    """Templates that fit the door, as ``door_templates = auto`` (cap 1) does it at a card + face
+    door: each staff member's first door visit (A), when its 1:1 grant is confident and its best
+    frame matches their enrollment photo at the card's per-pair point, adds that frame to their
+    template; their next visit (B) is then decided with and without it."""
+    from gatekeeper.services.door_templates import CANDIDATE_LEAD
+
+    at = th.for_gallery(size)
+    emb, ids, rows = galleries(staff, distractors, size, seed)[0]
+    row_of = {str(p): i for i, p in enumerate(ids[: len(staff)])}
+    updated = emb.copy()
+    kept = 0
+    for frames, who in zip(visit_a, owners):
+        own = emb[row_of[who]]
+        if _visit(DoorPolicy(at.card_rules(0.0)), frames, own[None], np.array([who], dtype=object)) != who:
+            continue
+        best = frames[int(np.argmax(frames @ own))]
+        if float(best @ own) >= at.card + CANDIDATE_LEAD and float(best @ own) >= max(at.pair_point, at.card):
+            mean = own + best
+            updated[row_of[who]] = mean / np.linalg.norm(mean)
+            kept += 1
+    out: dict[str, float] = {"door_templates_kept": kept / len(owners)}
+    for name, gallery in (("before", emb), ("after", updated)):
+        face = sum(_visit(DoorPolicy(at.rules(0.0)), f, gallery, ids) == w for f, w in zip(visit_b, owners))
+        card = sum(_visit(DoorPolicy(at.card_rules(0.0)), f, gallery[row_of[w]][None], np.array([w], dtype=object)) == w for f, w in zip(visit_b, owners))
+        strangers = sum(_visit(DoorPolicy(at.rules(0.0)), f, gallery, ids) is not None for f in stranger_frames)
+        out |= {f"templates_{name}_face_staff": face / len(owners), f"templates_{name}_card_staff": card / len(owners), f"templates_{name}_strangers": strangers / len(stranger_frames)}
+    return out
+
+
 def fnir_at_fpir(top1: np.ndarray, correct: np.ndarray, stranger_top1: np.ndarray) -> dict[str, float]:
     out = {}
     srt = np.sort(stranger_top1)
@@ -244,12 +275,20 @@ def main() -> None:
     staff_frames = visit_frames(encoder, staff_probes.paths[staff_pick], args.seed)
     stranger_frames = visit_frames(encoder, strangers.paths[stranger_pick], args.seed + 1)
     print(f"door visits: {len(staff_pick)} staff and {len(stranger_pick)} stranger visits of {FRAMES} frames embedded in {time.time() - t0:.0f} s", flush=True)
+    owners, a_paths, b_paths = [], [], []
+    for who in np.unique(staff_probes.person):
+        mine = np.flatnonzero(staff_probes.person == who)
+        if len(mine) >= 2:
+            owners.append(str(who)), a_paths.append(staff_probes.paths[mine[0]]), b_paths.append(staff_probes.paths[mine[1]])
+    owners_arr = np.array(owners, dtype=object)
+    visit_a, visit_b = visit_frames(encoder, np.array(a_paths), args.seed + 2), visit_frames(encoder, np.array(b_paths), args.seed + 3)
     rows = []
     for target in args.target:
         th = DecisionThresholds.resolve(Settings(max_stranger_rate=target, liveness="off"), encoder.card)  # liveness: bench/liveness.py
         for size in sizes:
             row = {"target": target, "gallery": size, **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
-                   **visits(th, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed)}
+                   **visits(th, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed),
+                   **(door_templates(th, staff, visit_a, visit_b, owners_arr, stranger_frames, share.distractors, size, args.seed) if size > len(staff) else {})}
             rows.append(row)
             print(f"target {target:g} gallery {size:>6,}: threshold {row['threshold']:.4f}; staff granted {row['staff_granted']:.1%} (predicted {row['predicted_staff_granted']:.1%}), "
                   f"as someone else {row['staff_as_someone_else']:.2%}, refused {row['staff_refused']:.1%}; strangers let in {row['strangers_let_in']:.2%} "
@@ -257,6 +296,9 @@ def main() -> None:
                   f"duplicate rule ({row['duplicate_threshold']:.4f}): newcomers refused {row['duplicate_newcomers_refused']:.2%}, second ids caught {row['duplicate_second_ids_caught']:.1%}\n"
                   f"    visits: face alone staff {row['visit_staff_granted']:.1%}, as someone else {row['visit_staff_as_someone_else']:.2%}, strangers {row['visit_strangers_let_in']:.2%}; "
                   f"card + face ({row['card_threshold']:.4f}) staff {row['card_staff_granted']:.1%}, strangers with someone's badge {row['card_strangers_with_a_badge_let_in']:.2%}", flush=True)
+            if "door_templates_kept" in row:
+                print(f"    door templates ({len(owners)} staff, kept for {row['door_templates_kept']:.0%}): next visit face alone {row['templates_before_face_staff']:.1%} -> {row['templates_after_face_staff']:.1%}, "
+                  f"card + face {row['templates_before_card_staff']:.1%} -> {row['templates_after_card_staff']:.1%}; strangers {row['templates_before_strangers']:.2%} -> {row['templates_after_strangers']:.2%}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"staff": len(staff), "staff_probes": len(staff_probes.emb), "strangers": len(strangers.emb), "pool": len(share.distractors),
                                     "seconds": round(time.time() - started), "rows": rows}, indent=2))

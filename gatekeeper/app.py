@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from gatekeeper.door.daemon import DoorDaemon
     from gatekeeper.gallery import GalleryIndex
     from gatekeeper.services.access import AccessAdmin
+    from gatekeeper.services.door_templates import DoorTemplates
     from gatekeeper.services.enrollment import Enrollment
     from gatekeeper.services.privacy import ForgetReport
     from gatekeeper.thresholds import DecisionThresholds
@@ -116,4 +117,13 @@ class App:
 
         from gatekeeper.door.events import decision_events
 
-        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock, decision_events(self.settings, lambda event: self.audit.snapshot_jpeg(event, self.codec)))
+        templates = self.door_templates if self.settings.door_templates != "off" else None
+        return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock,
+                          decision_events(self.settings, lambda event: self.audit.snapshot_jpeg(event, self.codec)), templates)
+
+    @cached_property
+    def door_templates(self) -> DoorTemplates:
+        """Door frames of confident grants, offered as template photos (and accepted or dismissed)."""
+        from gatekeeper.services.door_templates import DoorTemplates
+
+        return DoorTemplates(self.sessions, self.codec, self.enrollment, self.audit, self.actor, self.settings.door_templates_cap)

@@ -257,6 +257,40 @@ def people_badge(
         _fail(str(exc))
 
 
+@people_app.command("candidates")
+def people_candidates(person_id: Annotated[Optional[str], typer.Argument(help="only this person's")] = None) -> None:
+    """Door frames of confident grants waiting to become template photos (door_templates = review)."""
+    rows = _app().door_templates.pending(person_id)
+    table = Table(title=f"{len(rows)} door template candidates")
+    for col in ("candidate", "person", "door", "at (UTC)", "similarity"):
+        table.add_column(col)
+    for c in rows:
+        table.add_row(str(c.candidate_id), safe(c.person_id), safe(c.door_id), f"{c.at:%Y-%m-%d %H:%M:%S}", f"{c.similarity:.3f}")
+    console.print(table)
+
+
+@people_app.command("accept")
+def people_accept(candidate: int) -> None:
+    """Add a door frame to its person's template (the enrollment rules apply; audited)."""
+    gk = _app()
+    try:
+        result = gk.door_templates.accept(candidate)
+    except KeyError:
+        _fail(f"no door template candidate {candidate}")
+    if not result.enrolled:
+        _fail(f"candidate {candidate} not added to {result.person_id}: {result.reason}")
+    console.print(f"candidate {candidate} added to {safe(result.person_id)}'s template")
+    _index_note(gk)
+
+
+@people_app.command("dismiss")
+def people_dismiss(candidate: int) -> None:
+    """Turn a door frame down (audited)."""
+    if not _app().door_templates.dismiss(candidate):
+        _fail(f"no door template candidate {candidate}")
+    console.print(f"candidate {candidate} dismissed")
+
+
 @people_app.command("rename")
 def people_rename(person_id: str, name: str) -> None:
     if not _app().enrollment.rename(person_id, name):

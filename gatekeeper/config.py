@@ -184,6 +184,11 @@ class DoorSettings(BaseModel):
     door_mode: Literal["face", "card+face", "card-or-face"] = "face"
     badge_source: Path | None = Field(None, description="badge reader: a serial device, FIFO or file giving one badge number per line")
     claim_ttl_s: float = Field(5.0, gt=0.0, le=60.0, description="how long a presented badge waits for its holder's face")
+    # Templates that fit the door: after a confident grant the door keeps the frame as a candidate
+    # template photo (review: an admin accepts it with `gatekeeper people accept`; auto: added at
+    # once), at most door_templates_cap door photos per person. Off: the door keeps no faces.
+    door_templates: Literal["off", "review", "auto"] = "off"
+    door_templates_cap: int = Field(2, ge=1, le=10, description="door photos a person's template may hold")
     gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0)
     reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0)
     reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0)

@@ -61,6 +61,7 @@ class Decision(StrEnum):
     LOCKDOWN = "lockdown"  # a door locked down (only override groups pass)
     RELEASED = "released"  # a door's lockdown lifted
     ACCOUNT_CHANGED = "account-changed"  # a console user or API token created
+    CANDIDATE_DISMISSED = "candidate-dismissed"  # a door frame offered as a template photo was turned down
 
 
 

@@ -31,6 +31,8 @@ from gatekeeper.config import Settings
 from gatekeeper.core import AccessPolicy, Candidate, Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_access, apply_tailgating
 from gatekeeper.core.policy import TrackVotes
 from gatekeeper.door.claims import BadgeQueue, BadgeReader, Claim
+from gatekeeper.services.door_templates import DoorTemplates, confident_grant
+from gatekeeper.vision.align import ENROLLMENT_KEEPSAKE, align_face
 from gatekeeper.identifiers import BADGE_NUMBER
 from gatekeeper.gallery import GalleryIndex, load_gallery
 from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline
@@ -61,8 +63,9 @@ class DaemonStats:
 
 
 class DoorDaemon:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None, events: DecisionEvents | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None, events: DecisionEvents | None = None, templates: DoorTemplates | None = None) -> None:
         self.settings = settings
+        self.templates = templates  # door frames of confident grants, offered as template photos (off: None)
         self.events = events or NoEvents()  # MQTT for integrations: after the log and the door, never before
         # Wall-clock time for the access policy (schedules, validity); injected by replays and tests.
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -155,6 +158,8 @@ class DoorDaemon:
         kept = apply_access(kept, self.access, self.settings.door_id, self.clock())  # who may enter here, now
         for verdict, (_, face) in zip(kept, verdicts):
             self._act_and_audit(verdict, face, frame, now)
+            if verdict.decision == Decision.GRANTED:
+                self._offer_template(verdict, face, frame, self.thresholds.match, self.thresholds.margin)
         return kept
 
     def _liveness_plan(self, faces: list[AnalysedFace], now: float) -> tuple[list[AnalysedFace], list[AnalysedFace]]:
@@ -229,6 +234,8 @@ class DoorDaemon:
         self.claim = None
         kept = apply_access([verdict], self.access, self.settings.door_id, self.clock())
         self._act_and_audit(kept[0], face, frame, now, self.thresholds.card, 0.0)
+        if kept[0].decision == Decision.GRANTED:
+            self._offer_template(kept[0], face, frame, self.thresholds.card, 0.0)
         return kept
 
     def _mismatch(self, claim: Claim, query: np.ndarray, similarity: float) -> Verdict:
@@ -274,6 +281,20 @@ class DoorDaemon:
                 # The person is in the row's person column, not the text: anonymising clears only that.
                 self._error(f"actuator failed, door not opened: {exc}", verdict, face)
         self.events.publish(row)
+
+    def _offer_template(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray, threshold: float, margin: float) -> None:
+        """After the door has opened: a confident grant's frame becomes a candidate template photo
+        (auto mode: added at once). Never a condition of the decision: a failure is logged only."""
+        if self.templates is None or verdict.person_id is None or face.embedding is None or not confident_grant(verdict.best, verdict.second, threshold, margin):
+            return
+        try:
+            keepsake = align_face(frame, face.detection.landmarks, ENROLLMENT_KEEPSAKE)
+            kept = self.templates.offer(verdict.person_id, self.settings.door_id, face.embedding, keepsake, float(verdict.best or 0.0), face.quality.as_dict(),
+                                         max(self.thresholds.pair_point, self.thresholds.card))  # 1:1 against their own photos
+            if kept is not None and self.settings.door_templates == "auto":
+                self.templates.accept(kept)
+        except Exception:
+            log.exception("%s: door template for %s not kept", self.settings.door_id, verdict.person_id)
 
     def _snapshot(self, face: AnalysedFace, frame: np.ndarray) -> str | None:
         if not self.settings.snapshots:

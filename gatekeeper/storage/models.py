@@ -44,6 +44,23 @@ class Badge(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TemplateCandidate(Base):
+    """A door frame of a confident grant, kept for an admin to add to the person's template (schema
+    0011). Embedding and face are sealed like the enrollment photos'; removed with the person."""
+
+    __tablename__ = "template_candidates"
+
+    candidate_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id", ondelete="CASCADE"), index=True)
+    door_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    similarity: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    face_crop: Mapped[bytes] = mapped_column(LargeBinary)
+    model_version: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[dict] = mapped_column(JSON)
+
+
 class Photo(Base):
     """One enrollment photo's embedding, kept so the person vector can always be recomputed."""
 
