@@ -172,12 +172,11 @@ def people_list() -> None:
 
 def _door_outlook(settings: Settings, enrolled: int) -> None:
     """What the face alone gives a gallery of this size (from the model card, no model loaded)."""
-    from gatekeeper.model_files import manifest_calibration
-    from gatekeeper.thresholds import DecisionThresholds
+    from gatekeeper.thresholds import door_outlook
 
-    point = DecisionThresholds.from_calibration(settings, settings.model, manifest_calibration(settings.model)).predicted_at(enrolled)
-    if point is not None:
-        console.print(f"door (face alone, target {settings.max_stranger_rate:.2%} strangers per visit): {safe(point.summary())}")
+    line = door_outlook(settings, enrolled)
+    if line is not None:
+        console.print(safe(line))
 
 
 @people_app.command("show")

@@ -9,7 +9,7 @@ from gatekeeper.config import Settings
 from gatekeeper.core.openset import OpenSetCalibration, OperatingPoint
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.errors import InputError
-from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration
+from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration, manifest_calibration
 
 if TYPE_CHECKING:
     from gatekeeper.vision.encoder import ModelCard
@@ -110,6 +110,15 @@ class DecisionThresholds:
     def card_rules(self, cooldown_s: float) -> PolicyRules:
         """Card + face: one candidate, the badge holder, at the 1:1 threshold (no runner-up)."""
         return replace(self.rules(cooldown_s), match=self.card, margin=0.0)
+
+
+def door_outlook(settings: Settings, enrolled: int) -> str | None:
+    """What the face alone gives a gallery of ``enrolled`` people at these settings, in one line
+    (read from the model manifest: no model is loaded). None without an open-set calibration."""
+    point = DecisionThresholds.from_calibration(settings, settings.model, manifest_calibration(settings.model)).predicted_at(enrolled)
+    if point is None:
+        return None
+    return f"door, face alone (target {settings.max_stranger_rate:.2%} strangers per visit): {point.summary()}"
 
 
 CARD_FAR = "0.001"  # the per-pair FAR point card + face doors use (bench/gallery_scale.py)

@@ -99,3 +99,17 @@ def test_the_door_uses_the_threshold_of_its_gallery_size_and_follows_enrollments
         daemon.process_frame(door_frame(read_rgb(first[1][1]), rng), 0.1 * i)
     rows = gk.audit.query(AuditFilter(door_id="test-door"))
     assert rows and all(r.threshold == pytest.approx(daemon.thresholds.match, abs=1e-6) for r in rows)
+
+
+def test_people_list_and_config_show_say_what_the_gallery_costs(lfw: Path, make_app, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    gk = make_app()
+    for name, photos in lfw_people(lfw, 2, 1, skip=420):
+        assert gk.enrollment.enroll(name, name, [gk.enrollment.embed_photo(photos[0])]).enrolled
+    env = {**os.environ, "GATEKEEPER_DATA_DIR": str(settings.data_dir), "COLUMNS": "200"}
+    for command in (["people", "list"], ["config", "show"]):
+        out = subprocess.run([sys.executable, "-m", "gatekeeper", *command], capture_output=True, text=True, env=env, check=True).stdout
+        assert "door, face alone (target 0.10% strangers per visit): 2 enrolled: strangers ~" in " ".join(out.split()), out

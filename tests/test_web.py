@@ -68,6 +68,8 @@ def test_enroll_by_upload_lists_the_person_with_a_thumbnail_and_audits_the_conso
     assert thumb.headers["content-type"] == "image/jpeg" and cv2.imdecode(np.frombuffer(thumb.content, np.uint8), cv2.IMREAD_COLOR).shape[0] > 100
     (row,) = gk.audit.query(AuditFilter(decision="enrolled"))
     assert row.actor == "console:alice" and row.person_id == "emp-0001"
+    outlook = re.search(r'<p class="outlook">([^<]+)</p>', client.get("/people?q=nobody").text)  # the whole gallery, not the search
+    assert outlook and "1 enrolled: strangers ~" in outlook.group(1) and "staff granted ~" in outlook.group(1)
 
 
 def test_the_quality_gate_verdict_is_shown_per_photo_and_nothing_is_written_on_refusal(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ from gatekeeper.core.types import Decision
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.services.audit import AuditFilter, as_dict, to_csv
-from gatekeeper.services.people import door_heartbeats, face_thumbnail, find_person, search_people
+from gatekeeper.services.people import count_people, door_heartbeats, face_thumbnail, find_person, search_people
 from gatekeeper.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
 from gatekeeper.web.uploads import MAX_FILES, read_upload
 
@@ -123,8 +123,11 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
 
     @web.get("/people", response_class=HTMLResponse)
     def people_page(request: Request, principal: Annotated[Principal, Depends(who)], q: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
+        from gatekeeper.thresholds import door_outlook
+
         people, total = search_people(gk.sessions, q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
-        return page(request, "people.html", principal, people=people, total=total, q=q, page=page_no, pages=max(1, -(-total // PAGE_SIZE)))
+        outlook = door_outlook(gk.settings, count_people(gk.sessions))
+        return page(request, "people.html", principal, people=people, total=total, q=q, page=page_no, pages=max(1, -(-total // PAGE_SIZE)), outlook=outlook)
 
     @web.get("/people/{person_id}/thumbnail")
     def thumbnail(person_id: str, principal: Annotated[Principal, Depends(who)]) -> Response:
