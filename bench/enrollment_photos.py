@@ -61,11 +61,9 @@ def _kind(reason: str) -> str:
     return reason
 
 
-def crop_to_face(image: np.ndarray, pipeline: FacePipeline) -> np.ndarray | None:
-    faces = pipeline.detect(image, pipeline.enrollment)
-    if not faces:
-        return None
-    x1, y1, x2, y2 = faces[0].box
+def crop_to_face(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The photo cut to its subject's face: 0.9x the face box, so the face fills the frame."""
+    x1, y1, x2, y2 = box
     cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 0.9 * max(x2 - x1, y2 - y1) / 2  # the face fills the frame
     top, left = int(max(0, cy - half)), int(max(0, cx - half))
     return image[top : int(min(image.shape[0], cy + half)), left : int(min(image.shape[1], cx + half))].copy()
@@ -79,13 +77,12 @@ def tight_crops(pipeline: FacePipeline, root: Path, folds: int) -> dict[str, obj
     plain = replace(pipeline.enrollment, pad_tight=False)  # as before the border: for comparison
     for rel in photos:
         image = read_rgb(root / rel)
-        tight = crop_to_face(image, pipeline)
         try:
-            full[rel] = pipeline.enrollment_face(image, rel).embedding
+            subject = pipeline.enrollment_face(image, rel)
         except FaceError:
             continue
-        if tight is None:
-            continue
+        full[rel] = subject.embedding
+        tight = crop_to_face(image, subject.detection.box)
         for store, profile in ((crop, pipeline.enrollment), (unpadded, plain)):
             faces = pipeline.judged_faces(tight, profile)
             if faces and faces[0].usable:
@@ -95,14 +92,19 @@ def tight_crops(pipeline: FacePipeline, root: Path, folds: int) -> dict[str, obj
             drift.append(1.0 - float(full[rel] @ crop[rel]))
     out: dict[str, object] = {"photos": len(photos), "crops_embedded": len(crop), "cosine_drift_p50": float(np.median(drift)), "cosine_drift_p95": float(np.quantile(drift, 0.95)),
                               "cosine_drift_max": float(np.max(drift))}
+    # Only pairs whose two full photos pass the enrollment gate: the crops are compared with them,
+    # and a crop the stage cannot use counts as a wrong answer.
+    usable = keep & np.array([a in full and b in full for a, b in zip(pairs.left, pairs.right)])
+    out["pairs"] = int(usable.sum())
     for name, emb in (("full", full), ("crop", crop), ("crop_without_border", unpadded)):
-        out[f"accuracy_{name}"] = _accuracy(pairs, keep, emb)
+        out[f"accuracy_{name}"] = _accuracy(pairs, usable, emb)
+        out[f"unusable_{name}"] = len(full) - len(set(emb) & set(full))
     return out
 
 
 def _accuracy(pairs, keep: np.ndarray, emb: dict[str, np.ndarray]) -> float:  # type: ignore[no-untyped-def]
-    """Mean over folds of accuracy at a threshold chosen on the other held-out folds; a pair with
-    a photo the stage refused counts as wrong."""
+    """Mean over folds of accuracy at a threshold chosen on the other held-out folds (``keep``:
+    the pairs scored); a pair with a photo the stage could not use counts as wrong."""
     scores = np.array([float(emb[a] @ emb[b]) if a in emb and b in emb else -1.0 for a, b in zip(pairs.left, pairs.right)])
     accs = []
     for f in np.unique(pairs.fold[keep]):
@@ -132,7 +134,7 @@ def main() -> None:
     print(f"portraits: {p['accepted']}/{p['portraits']} accepted; refused {p['refused']}; taken face off centre: {len(p['taken_face_off_centre'])}", flush=True)
     if not args.quick:
         result["tight_crops"] = t = tight_crops(pipeline, root, folds)
-        print(f"tight crops: accuracy full {t['accuracy_full']:.2%}, crops {t['accuracy_crop']:.2%} (without the border {t['accuracy_crop_without_border']:.2%}); cosine drift p50 {t['cosine_drift_p50']:.4f}, p95 {t['cosine_drift_p95']:.4f}, max {t['cosine_drift_max']:.4f}")
+        print(f"tight crops ({t['pairs']} pairs): accuracy full {t['accuracy_full']:.2%}, crops {t['accuracy_crop']:.2%} (without the border {t['accuracy_crop_without_border']:.2%}; unusable crops {t['unusable_crop']} vs {t['unusable_crop_without_border']}); cosine drift p50 {t['cosine_drift_p50']:.4f}, p95 {t['cosine_drift_p95']:.4f}, max {t['cosine_drift_max']:.4f}")
     result["seconds"] = round(time.time() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

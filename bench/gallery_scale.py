@@ -110,7 +110,7 @@ def single_photos(th: DecisionThresholds, staff: Faces, staff_probes: Probes, st
             dup_refused += cands[0].similarity >= dup_t
             n_strangers += 1
     n_staff = right + wrong + refused
-    point = at.operating_point(size)
+    point = at.predicted_at(size)  # the operating point for the target, or what a fixed threshold gives
     out = {"threshold": at.match, "margin": at.margin, "staff_probes": n_staff, "strangers": n_strangers,
            "staff_granted": right / n_staff, "staff_as_someone_else": wrong / n_staff, "staff_refused": refused / n_staff,
            "strangers_let_in": let_in / n_strangers,
@@ -283,14 +283,17 @@ def main() -> None:
     owners_arr = np.array(owners, dtype=object)
     visit_a, visit_b = visit_frames(encoder, np.array(a_paths), args.seed + 2), visit_frames(encoder, np.array(b_paths), args.seed + 3)
     rows = []
-    for target in args.target:
-        th = DecisionThresholds.resolve(Settings(max_stranger_rate=target, liveness="off"), encoder.card)  # liveness: bench/liveness.py
+    fixed = encoder.card.calibration["match_threshold"]  # the per-pair point every door used before, whatever its size
+    runs = [(f"target {t:g}", Settings(max_stranger_rate=t, liveness="off")) for t in args.target] + [(f"fixed {fixed}", Settings(match_threshold=fixed, liveness="off"))]
+    for label, settings in runs:  # liveness: bench/liveness.py
+        th = DecisionThresholds.resolve(settings, encoder.card)
+        target = settings.max_stranger_rate if settings.match_threshold is None else None
         for size in sizes:
-            row = {"target": target, "gallery": size, **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
+            row = {"rule": label, "target": target, "gallery": size, **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
                    **visits(th, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed),
                    **(door_templates(th, staff, visit_a, visit_b, owners_arr, stranger_frames, share.distractors, size, args.seed) if size > len(staff) else {})}
             rows.append(row)
-            print(f"target {target:g} gallery {size:>6,}: threshold {row['threshold']:.4f}; staff granted {row['staff_granted']:.1%} (predicted {row['predicted_staff_granted']:.1%}), "
+            print(f"{label} gallery {size:>6,}: threshold {row['threshold']:.4f}; staff granted {row['staff_granted']:.1%} (predicted {row['predicted_staff_granted']:.1%}), "
                   f"as someone else {row['staff_as_someone_else']:.2%}, refused {row['staff_refused']:.1%}; strangers let in {row['strangers_let_in']:.2%} "
                   f"(predicted {row['predicted_strangers_let_in']:.2%}); FNIR@FPIR1% {row['fnir_at_fpir_0.01']:.1%}, @0.1% {row['fnir_at_fpir_0.001']:.1%}; "
                   f"duplicate rule ({row['duplicate_threshold']:.4f}): newcomers refused {row['duplicate_newcomers_refused']:.2%}, second ids caught {row['duplicate_second_ids_caught']:.1%}\n"
