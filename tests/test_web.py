@@ -269,3 +269,23 @@ def test_one_guesser_cannot_lock_everyone_out_behind_a_proxy() -> None:
     assert throttle.retry_after(["user:alice", "addr:127.0.0.1"], now=3.0) > 0
     assert throttle.retry_after(["user:alice", "addr:10.0.0.9"], now=3.0) == 0
     assert throttle.retry_after(["user:alice", "addr:127.0.0.1"], now=400.0) == 0  # the window passed
+
+
+def test_badges_are_given_in_the_console_unique_and_only_by_admins(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.services.enrollment import embed_image
+
+    for pid in ("emp-0010", "emp-0011"):
+        assert gk.enrollment.enroll(pid, pid, [embed_image(gk.pipeline, astronaut(), "portrait")], force=True).enrolled
+    csrf = sign_in(client)
+    done = client.post("/people/emp-0010/badge", data={"number": "4711", "csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    assert '<dd id="badge">4711</dd>' in client.get("/people/emp-0010").text
+    taken = client.post("/people/emp-0011/badge", data={"number": "4711", "csrf": csrf})
+    assert taken.status_code == 422 and "already belongs to" in taken.text
+    assert client.post("/people/emp-0010/badge", data={"number": "4711", "csrf": "forged"}).status_code == 403
+    (change,) = [r for r in gk.audit.query(AuditFilter(decision="access-changed")) if r.detail == "badge 4711 assigned"]
+    assert change.actor == "console:alice" and change.person_id == "emp-0010"
+    auditor = TestClient(client.app)
+    csrf_bob = sign_in(auditor, "bob")
+    assert auditor.post("/people/emp-0011/badge", data={"number": "4712", "csrf": csrf_bob}).status_code == 403
+    assert gk.access.person("emp-0011").badge is None

@@ -158,6 +158,21 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
             raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
         return RedirectResponse(f"/people/{person_id}?message=renamed", status_code=303)
 
+    @web.post("/people/{person_id}/badge")
+    def badge(person_id: str, number: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> Response:
+        """Give the person a badge number for card + face doors (empty: take it away); audited."""
+        from gatekeeper.core.access import AccessPolicyError
+
+        admin = acting(principal).access
+        try:
+            if number.strip():
+                admin.set_badge(person_id, number.strip())
+            else:
+                admin.remove_badge(person_id)
+        except AccessPolicyError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return RedirectResponse(f"/people/{person_id}?message=badge+{'set' if number.strip() else 'removed'}", status_code=303)
+
     @web.post("/people/{person_id}/remove")
     def remove(person_id: str, principal: Annotated[Principal, Depends(changer)], anonymise: Annotated[bool, Form()] = False) -> Response:
         acting(principal).forget(person_id, anonymise=anonymise, reason="removed in the console")
