@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.types import Candidate
 from gatekeeper.storage.files import write_private
-from gatekeeper.storage.database import gallery_generation, index_seal_key
+from gatekeeper.storage.database import gallery_generation
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
 from gatekeeper.errors import InputError
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # answered in 0.45 ms (recall@1 0.996) at 100k and 4.4 ms p95 (recall@1 0.990) at 1M, where HNSW
 # (M 32, efSearch 256) reached only 0.974. IVF also removes vectors in place, which HNSW cannot.
 IVF_FROM = 50_000
+INDEX_SEAL_PURPOSE = "gallery index seal"  # what the installation key is derived for
 
 
 class GalleryIndex:
@@ -145,19 +146,21 @@ def rebuild_from_database(session: Session, codec: TemplateCodec, dim: int, mode
     return GalleryIndex.build(vectors, np.array([r.vector_id for r in current]), [r.person_id for r in current], dim, generation, model_version)
 
 
-def gallery_seal(session: Session, codec: TemplateCodec) -> IndexSeal:
+def gallery_seal(codec: TemplateCodec, installation_key: bytes) -> IndexSeal:
     """The key the index file is sealed with: derived from the template key when one is set
-    (the file is then encrypted too), else the installation's random key in the database."""
-    return codec.index_seal() or IndexSeal(index_seal_key(session))
+    (the file is then encrypted too), else ``installation_key`` (derived from the audit key).
+    Never a key kept in the database: whoever can read a copy of it (a backup, a replica, a
+    read-only role) could otherwise seal an index of their own."""
+    return codec.index_seal() or IndexSeal(installation_key)
 
 
-def load_gallery(sessions: sessionmaker[Session], codec: TemplateCodec, path: Path, dim: int, model_version: str) -> GalleryIndex:
+def load_gallery(sessions: sessionmaker[Session], codec: TemplateCodec, path: Path, dim: int, model_version: str, installation_key: bytes) -> GalleryIndex:
     """The index at ``path`` if it is sealed with our key and matches the database and model;
     otherwise a fresh rebuild from the database. A rebuild that cannot be written to disk is still
     served (it is current); the next load rebuilds again."""
     with sessions() as session:
         generation = gallery_generation(session)
-        seal = gallery_seal(session, codec)
+        seal = gallery_seal(codec, installation_key)
         cached = GalleryIndex.load(path, seal)
         if cached is not None and cached.generation == generation and cached.model_version == model_version:
             return cached

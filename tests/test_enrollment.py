@@ -65,10 +65,9 @@ def test_deleted_index_is_rebuilt_identically(lfw: Path, make_app) -> None:  # t
 
 
 def _seal(gk):  # type: ignore[no-untyped-def]
-    from gatekeeper.gallery import gallery_seal
+    from gatekeeper.gallery import INDEX_SEAL_PURPOSE, gallery_seal
 
-    with gk.sessions() as s:
-        return gallery_seal(s, gk.codec)
+    return gallery_seal(gk.codec, gk.audit.derived_key(INDEX_SEAL_PURPOSE))
 
 
 def test_bad_photos_are_reported_and_change_nothing(lfw: Path, make_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

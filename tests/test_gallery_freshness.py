@@ -136,3 +136,27 @@ def test_with_a_key_nothing_on_disk_holds_a_template_or_face_in_the_clear(lfw: P
             assert admin.codec.unseal(data).startswith(b"\xff\xd8")
     for path in files + [settings.data_dir, settings.snapshot_dir]:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by group or others"
+
+
+def test_an_index_sealed_with_what_the_database_holds_is_never_served(lfw: Path, make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    """The attacker has a read-only copy of the database (a backup, a replica) and write access to
+    gallery.faiss: they seal, with every key the database holds, an index mapping their own face
+    to the victim's id. The door never serves it: without a template key the seal key derives
+    from the audit key, which lives outside the database."""
+    from gatekeeper.storage.database import index_seal_key
+    from gatekeeper.storage.templates import IndexSeal
+
+    (victim, victim_photos), (attacker, attacker_photos) = lfw_people(lfw, 2, 2, skip=70)
+    admin = make_app()
+    assert admin.enrollment.enroll(victim, victim, [admin.enrollment.embed_photo(victim_photos[0])]).enrolled
+    mine = admin.enrollment.embed_photo(attacker_photos[0]).embedding
+    genuine = admin.gallery()
+    forged = GalleryIndex.build(mine[None], np.array([next(iter(genuine.people))]), [victim], mine.shape[0], genuine.generation, genuine.model_version)
+    with admin.sessions() as s:
+        database_key = index_seal_key(s)  # what migration 0005 keeps in the database's meta table
+    forged.save(settings.index_path, IndexSeal(database_key))
+    actuator = LogOnlyActuator()
+    daemon = make_app().daemon(actuator)
+    assert Decision.GRANTED not in _visitor(daemon, attacker_photos[0], 11)(0.0)
+    assert actuator.unlocks == []
+    assert Decision.GRANTED in _visitor(daemon, victim_photos[0], 12)(100.0)

@@ -59,13 +59,13 @@ def test_index_follows_generation_and_model_version(tmp_path: Path, db_url: str)
     _add_person(sessions, codec, "a", 1, vecs[0])
     _add_person(sessions, codec, "b", 2, vecs[1])
     path = tmp_path / "gallery.faiss"
-    first = load_gallery(sessions, codec, path, 8, "m1")
+    key = Fernet.generate_key()  # the installation key (derived from the audit key in the product)
+    first = load_gallery(sessions, codec, path, 8, "m1", key)
     assert len(first) == 2 and first.search(vecs[1:2], k=1)[0][0].person_id == "b"
     _add_person(sessions, codec, "c", 3, vecs[2])  # another process enrolls: the file is stale
-    with sessions() as s:
-        seal = gallery_seal(s, codec)
+    seal = gallery_seal(codec, key)
     assert GalleryIndex.load(path, seal).generation == first.generation
-    assert len(load_gallery(sessions, codec, path, 8, "m1")) == 3
+    assert len(load_gallery(sessions, codec, path, 8, "m1", key)) == 3
     # A new model version cannot use old vectors: the gallery is refused, naming the fix.
     with pytest.raises(GalleryModelMismatch, match="gatekeeper migrate"):
-        load_gallery(sessions, codec, path, 8, "m2")
+        load_gallery(sessions, codec, path, 8, "m2", key)

@@ -34,7 +34,7 @@ from gatekeeper.door.claims import BadgeQueue, BadgeReader, Claim
 from gatekeeper.services.door_templates import DoorTemplates, confident_grant
 from gatekeeper.vision.align import ENROLLMENT_KEEPSAKE, align_face
 from gatekeeper.identifiers import BADGE_NUMBER
-from gatekeeper.gallery import GalleryIndex, load_gallery
+from gatekeeper.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, load_gallery
 from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.access import access_generation, load_access_policy
 from gatekeeper.storage.database import gallery_generation
@@ -340,7 +340,8 @@ class DoorDaemon:
             log.exception("could not write the camera event to the audit log")
 
     def _load_gallery(self) -> GalleryIndex:
-        gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version)
+        gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version,
+                               self.audit.derived_key(INDEX_SEAL_PURPOSE))
         self.metrics.gallery(len(gallery), gallery.generation)
         # The threshold follows the gallery: more people, more chances for a stranger to match one.
         self.thresholds = self.base_thresholds.for_gallery(len(gallery))

@@ -36,7 +36,7 @@ from gatekeeper.core.types import Decision
 from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import AuditEvent, Meta
 from gatekeeper.errors import EnvironmentFault, InputError
-from gatekeeper.storage.templates import TemplateCodec
+from gatekeeper.storage.templates import TemplateCodec, derive_key
 
 EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "nearest_id", "actor", "anonymised_at", "row_hash"]
 
@@ -82,6 +82,11 @@ class AuditLog:
         # Where snapshot files may live: a path a row names elsewhere (a database writer's doing)
         # is never read or deleted on its say-so.
         self.snapshot_dir = snapshot_dir.resolve() if snapshot_dir is not None else None
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A Fernet key for ``purpose`` derived from the audit key: a secret kept outside the
+        database, so whoever can only read (or even write) the database cannot make it."""
+        return derive_key(self._key, purpose)
 
     def owns_snapshot(self, path: str) -> bool:
         if self.snapshot_dir is None:

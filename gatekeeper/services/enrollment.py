@@ -34,7 +34,7 @@ from gatekeeper.core.types import Decision
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.duplicates import Clash, PhotoGallery
 from gatekeeper.identifiers import InvalidIdentifier, check_person_id, clean_display_name
-from gatekeeper.gallery import GalleryIndex, gallery_seal, load_gallery
+from gatekeeper.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, gallery_seal, load_gallery
 from gatekeeper.vision.images import ImageError, read_rgb
 from gatekeeper.vision.pipeline import FaceError, FacePipeline
 from gatekeeper.storage.database import bump_generation, gallery_generation, take_write_lock
@@ -98,7 +98,7 @@ class Enrollment:
 
     def gallery(self) -> GalleryIndex:
         """The index as the database has it now (the file if current, else rebuilt and saved)."""
-        self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version)
+        self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version, self.audit.derived_key(INDEX_SEAL_PURPOSE))
         self._unsaved = False
         if self._index.save_error:
             self.index_warning = self._index.save_error
@@ -189,8 +189,7 @@ class Enrollment:
         self._unsaved = False
         try:
             if self._seal is None:  # the key never changes for this database and codec: read it once
-                with self.sessions() as session:
-                    self._seal = gallery_seal(session, self.codec)
+                self._seal = gallery_seal(self.codec, self.audit.derived_key(INDEX_SEAL_PURPOSE))
             index.save(self.settings.index_path, self._seal)
         except OSError as exc:
             self.index_warning = f"the index file {self.settings.index_path} could not be written ({exc.strerror or exc}); doors rebuild it from the database"
