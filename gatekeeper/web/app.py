@@ -30,7 +30,8 @@ from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.services.audit import AuditFilter, as_dict, to_csv
 from gatekeeper.services.people import count_people, door_heartbeats, face_thumbnail, find_person, search_people
 from gatekeeper.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
-from gatekeeper.web.uploads import MAX_FILES, read_upload
+from gatekeeper.web.body_guard import BodyGuard
+from gatekeeper.web.uploads import MAX_FILES, MAX_REQUEST_BYTES, read_upload
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -47,6 +48,8 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     accounts = Accounts(gk.sessions, gk.audit, "console")
     throttle = LoginThrottle()
+    # Outermost: caps every body and reads none for someone not signed in (see body_guard).
+    web.add_middleware(BodyGuard, accounts=accounts, max_bytes=MAX_REQUEST_BYTES)
 
     def who(request: Request) -> Principal:
         found = principal_of(request, accounts)
@@ -248,6 +251,12 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
             last = await run_in_threadpool(gk.audit.last_event_id)
             yield ": connected\n\n"
             while not await request.is_disconnected():
+                # A stream outlives the request that opened it: after a sign-out, an expiry or a
+                # role change nothing more goes to it.
+                now = await run_in_threadpool(principal_of, request, accounts)
+                if now is None or now.name != principal.name or now.role != principal.role:
+                    yield "event: signed-out\ndata: {}\n\n"
+                    return
                 for row in await run_in_threadpool(gk.audit.after, last):
                     last = row.event_id
                     yield f"id: {row.event_id}\nevent: decision\ndata: {json.dumps(_live_json(row))}\n\n"

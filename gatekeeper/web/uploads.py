@@ -14,6 +14,7 @@ from gatekeeper.vision.images import PHOTO_SUFFIXES, SUPPORTED, ImageError, read
 
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # a phone photo is 2-8 MB
 MAX_FILES = 10
+MAX_REQUEST_BYTES = MAX_FILES * MAX_UPLOAD_BYTES + 1024 * 1024  # the largest body the console reads
 _CHUNK = 1 << 20
 
 

@@ -5,6 +5,11 @@
   const source = new EventSource("/live/events");
   source.onopen = () => { state.textContent = "live"; };
   source.onerror = () => { state.textContent = "reconnecting…"; };
+  source.addEventListener("signed-out", () => {  // the session ended: stop, and go sign in again
+    source.close();
+    state.textContent = "signed out";
+    window.location.assign("/login");
+  });
   source.addEventListener("decision", (event) => {
     const d = JSON.parse(event.data);
     const row = document.createElement("tr");
