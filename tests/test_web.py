@@ -210,11 +210,22 @@ def test_verify_a_photo_through_the_api(client: TestClient) -> None:
     csrf = sign_in(client)
     assert client.post("/api/v1/people", data={"person_id": "emp-0008", "name": "Eileen Collins"}, files=[("photos", ("a.jpg", _jpeg(astronaut()), "image/jpeg"))], headers={"X-CSRF-Token": csrf}).status_code == 201
     wider = np.ascontiguousarray(__import__("skimage.data", fromlist=["astronaut"]).astronaut()[0:360, 60:420])
-    (face,) = client.post("/api/v1/verify", files=[("photo", ("probe.jpg", _jpeg(wider), "image/jpeg"))]).json()["faces"]
+    (face,) = client.post("/api/v1/verify", files=[("photo", ("probe.jpg", _jpeg(wider), "image/jpeg"))], headers={"X-CSRF-Token": csrf}).json()["faces"]
     assert face["verdict"] == "match" and face["person_id"] == "emp-0008", face
     hopper = cv2.cvtColor(cv2.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)), cv2.COLOR_BGR2RGB)
-    (other,) = client.post("/api/v1/verify", files=[("photo", ("hopper.jpg", _jpeg(hopper), "image/jpeg"))]).json()["faces"]
+    (other,) = client.post("/api/v1/verify", files=[("photo", ("hopper.jpg", _jpeg(hopper), "image/jpeg"))], headers={"X-CSRF-Token": csrf}).json()["faces"]
     assert other["verdict"] == "no match" and other["person_id"] is None
+    assert other["candidates"] == [], "a face that matches nobody must not come back with names and scores"
+
+
+def test_an_auditor_cannot_run_a_biometric_search(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    """Reading the log is not identifying faces: verify is for admins (session or token)."""
+    accounts = Accounts(gk.sessions, gk.audit, "test")
+    reader = accounts.create_token("siem-2", "auditor")
+    photo = [("photo", ("probe.jpg", _jpeg(astronaut()), "image/jpeg"))]
+    assert client.post("/api/v1/verify", files=photo, headers={"Authorization": f"Bearer {reader}"}).status_code == 403
+    csrf = sign_in(client, "bob")
+    assert client.post("/api/v1/verify", files=photo, headers={"X-CSRF-Token": csrf}).status_code == 403
 
 
 def test_the_console_loads_nothing_from_outside_the_box(client: TestClient) -> None:

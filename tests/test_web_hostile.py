@@ -129,3 +129,30 @@ def test_the_live_stream_ends_when_its_session_does(console) -> None:  # type: i
                 if line == "event: signed-out" or time.monotonic() - started > 10:
                     break
     assert "event: signed-out" in rest and time.monotonic() - started < 5
+
+
+def test_a_huge_photo_being_checked_does_not_freeze_the_console(console) -> None:  # type: ignore[no-untyped-def]
+    """A 6300 x 6300 JPEG sent to verify: while the server decodes and searches it, other pages
+    still answer at once (the work runs on worker threads, a bounded number at a time)."""
+    import cv2
+    import numpy as np
+
+    base, _ = console
+    y, x = np.mgrid[0:6300, 0:6300]
+    big = cv2.imencode(".jpg", ((x // 7 + y // 11) % 255).astype(np.uint8))[1].tobytes()
+    with httpx.Client(timeout=120) as client:
+        csrf = _sign_in(client, base)
+        done: list[int] = []
+        worker = threading.Thread(target=lambda: done.append(client.post(f"{base}/api/v1/verify", files=[("photo", ("big.jpg", big, "image/jpeg"))], headers={"X-CSRF-Token": csrf}).status_code))
+        worker.start()
+        time.sleep(0.5)  # the upload is in and being worked on
+        slowest = 0.0
+        with httpx.Client(timeout=30) as other:
+            while worker.is_alive() and slowest < 2.0:
+                started = time.monotonic()
+                assert other.get(f"{base}/login").status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.1)
+        worker.join(timeout=120)
+    assert done and done[0] in (200, 413, 422), done
+    assert slowest < 1.0, f"GET /login took {slowest:.2f} s while a photo was checked"

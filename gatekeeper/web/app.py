@@ -31,7 +31,7 @@ from gatekeeper.services.audit import AuditFilter, as_dict, to_csv
 from gatekeeper.services.people import count_people, door_heartbeats, face_thumbnail, find_person, search_people
 from gatekeeper.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
 from gatekeeper.web.body_guard import BodyGuard
-from gatekeeper.web.uploads import MAX_FILES, MAX_REQUEST_BYTES, read_upload
+from gatekeeper.web.uploads import MAX_FILES, MAX_REQUEST_BYTES, FaceWork, read_upload
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -50,6 +50,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     throttle = LoginThrottle()
     # Outermost: caps every body and reads none for someone not signed in (see body_guard).
     web.add_middleware(BodyGuard, accounts=accounts, max_bytes=MAX_REQUEST_BYTES)
+    face_work = FaceWork()
 
     def who(request: Request) -> Principal:
         found = principal_of(request, accounts)
@@ -152,7 +153,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         """More photos for an enrolled person (their template is recomputed from all of them)."""
         if find_person(gk.sessions, person_id) is None:
             raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
-        result = await _enroll(acting(principal), person_id, None, photos, force=False, extend=True)
+        result = await _enroll(acting(principal), face_work, person_id, None, photos, force=False, extend=True)
         return page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
 
     @web.post("/people/{person_id}/rename")
@@ -203,7 +204,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         name: Annotated[str, Form()] = "",
         force: Annotated[bool, Form()] = False,
     ) -> Response:
-        result = await _enroll(acting(principal), person_id, name or None, photos, force)
+        result = await _enroll(acting(principal), face_work, person_id, name or None, photos, force)
         return page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
 
     # -- audit ------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         name: Annotated[str, Form()] = "",
         force: Annotated[bool, Form()] = False,
     ) -> Response:
-        result = await _enroll(acting(principal), person_id, name or None, photos, force)
+        result = await _enroll(acting(principal), face_work, person_id, name or None, photos, force)
         body = {"person_id": result.person_id, "enrolled": result.enrolled, "reason": result.reason, "photos": [{"photo": p.path, "usable": p.ok, "reason": p.reason} for p in result.photos]}
         return JSONResponse(body, status_code=201 if result.enrolled else 422)
 
@@ -304,13 +305,16 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         return {"person_id": person_id, "removed": True}
 
     @web.post("/api/v1/verify", tags=["verify"])
-    async def api_verify(principal: Annotated[Principal, Depends(who)], photo: Annotated[UploadFile, File()]) -> dict[str, object]:
+    async def api_verify(principal: Annotated[Principal, Depends(changer)], photo: Annotated[UploadFile, File()]) -> dict[str, object]:
+        """Who is in this photo, as the door would judge it. Admins only: a biometric search is not
+        reading the log. A face that matches nobody comes back without candidates or scores."""
         from gatekeeper.services.verify import judge_photo
 
         image = await read_upload(photo)
         gallery = gk.gallery()
-        faces = judge_photo(gk.pipeline, gallery, gk.door_policy(len(gallery)), image)
-        return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates], "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
+        faces = await face_work.run(judge_photo, gk.pipeline, gallery, gk.door_policy(len(gallery)), image)
+        return {"faces": [{"verdict": f.verdict, "person_id": f.vote.person_id, "candidates": [{"person_id": c.person_id, "similarity": round(c.similarity, 4)} for c in f.candidates] if f.verdict == "match" else [],
+                           "problems": f.problems, "box": [round(v, 1) for v in f.box], "liveness": f.liveness} for f in faces]}
 
     @web.get("/api/v1/audit", tags=["audit"])
     def api_audit(principal: Annotated[Principal, Depends(who)], person: str = "", decision: str = "", door: str = "", since: str = "", until: str = "", limit: Annotated[int, Query(ge=1, le=10000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, object]:
@@ -329,7 +333,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     return web
 
 
-async def _enroll(gk: App, person_id: str, name: str | None, photos: list[UploadFile], force: bool, extend: bool = False):  # type: ignore[no-untyped-def]
+async def _enroll(gk: App, work: FaceWork, person_id: str, name: str | None, photos: list[UploadFile], force: bool, extend: bool = False):  # type: ignore[no-untyped-def]
     """Each upload decoded safely (size, type, pixels) and embedded; then one enrollment, which
     refuses a lookalike of someone enrolled unless forced. Nothing is written on a refusal."""
     from gatekeeper.services.enrollment import PhotoResult, embed_image
@@ -340,12 +344,12 @@ async def _enroll(gk: App, person_id: str, name: str | None, photos: list[Upload
     for i, upload in enumerate(photos, 1):
         label = f"photo {i}"  # never the client's file name: it is the client's to choose
         try:
-            results.append(embed_image(gk.pipeline, await read_upload(upload), label))
+            results.append(await work.run(embed_image, gk.pipeline, await read_upload(upload), label))
         except HTTPException as exc:
             if exc.status_code == 413:
                 raise
             results.append(PhotoResult(label, reason=str(exc.detail)))
-    return gk.enrollment.enroll(person_id, name, results, extend=extend, force=force)
+    return await run_in_threadpool(gk.enrollment.enroll, person_id, name, results, extend, force)
 
 
 def _filter(person: str, decision: str, door: str, since: str = "", until: str = "") -> AuditFilter:

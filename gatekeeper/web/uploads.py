@@ -7,8 +7,13 @@ import os
 import tempfile
 from pathlib import Path
 
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 from fastapi import HTTPException, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from gatekeeper.vision.images import PHOTO_SUFFIXES, SUPPORTED, ImageError, read_rgb
 
@@ -16,6 +21,26 @@ MAX_UPLOAD_BYTES = 15 * 1024 * 1024  # a phone photo is 2-8 MB
 MAX_FILES = 10
 MAX_REQUEST_BYTES = MAX_FILES * MAX_UPLOAD_BYTES + 1024 * 1024  # the largest body the console reads
 _CHUNK = 1 << 20
+
+
+T = TypeVar("T")
+
+
+class FaceWork:
+    """CPU-bound face work (detection, embedding) for the console, off the event loop on worker
+    threads, at most ``slots`` at a time: past that a request is answered 429 at once rather than
+    queued, so a burst of uploads can neither freeze the console's other pages nor pile up."""
+
+    def __init__(self, slots: int = 2) -> None:
+        self._free = threading.BoundedSemaphore(slots)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        if not self._free.acquire(blocking=False):
+            raise HTTPException(429, "busy with other photos: try again in a few seconds", headers={"Retry-After": "5"})
+        try:
+            return await run_in_threadpool(fn, *args)
+        finally:
+            self._free.release()
 
 
 async def read_upload(upload: UploadFile) -> np.ndarray:
@@ -34,7 +59,7 @@ async def read_upload(upload: UploadFile) -> np.ndarray:
                     raise HTTPException(413, f"photo larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
                 out.write(chunk)
         try:
-            return read_rgb(name)
+            return await run_in_threadpool(read_rgb, name)  # decoding a large photo takes seconds: not on the event loop
         except ImageError as exc:
             raise HTTPException(422, f"not a usable photo: {exc.reason}") from exc
     finally:
