@@ -622,23 +622,67 @@ def admin_create(
 
 
 @admin_app.command("token")
-def admin_token(name: str, role: Annotated[ConsoleRole, typer.Option(help="what the integration may do")] = ConsoleRole.auditor) -> None:
+def admin_token(
+    name: str,
+    role: Annotated[ConsoleRole, typer.Option(help="what the integration may do")] = ConsoleRole.auditor,
+    days: Annotated[int, typer.Option(min=1, max=730, help="how long the token works")] = 90,
+) -> None:
     """An API token for an integration (Authorization: Bearer ...); shown once, stored hashed."""
-    from gatekeeper.services.accounts import Accounts
-
-    gk = _app()
-    token = Accounts(gk.sessions, gk.audit, gk.actor).create_token(name, role.value)
-    console.print(f"API token {safe(name)} ({role.value}), shown once:")
+    token = _accounts().create_token(name, role.value, days)
+    console.print(f"API token {safe(name)} ({role.value}, {days} days), shown once:")
     print(token)
 
 
 @admin_app.command("list")
 def admin_list() -> None:
+    """Console users and API tokens (with their expiry)."""
+    accounts = _accounts()
+    for username, role in accounts.users():
+        console.print(f"user {safe(username)}: {role}")
+    for name, role, expires in accounts.tokens():
+        console.print(f"token {safe(name)}: {role}, {'expired' if expires and expires <= datetime.now(timezone.utc) else 'valid'} until {expires:%Y-%m-%d %H:%M} UTC" if expires else f"token {safe(name)}: {role}")
+
+
+@admin_app.command("remove")
+def admin_remove(username: str) -> None:
+    """Delete a console user and end their sessions (never the last admin); audited."""
+    _account_change(lambda a: a.remove_user(username), f"console user {username} removed")
+
+
+@admin_app.command("password")
+def admin_password(username: str, password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the new password from standard input")] = False) -> None:
+    """Set a console user's password (asked for twice); ends every session they had; audited."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    _account_change(lambda a: a.set_password(username, password), f"{username}: password changed, signed out everywhere")
+
+
+@admin_app.command("signout")
+def admin_signout(username: str) -> None:
+    """End every console session of a user (a lost laptop); audited."""
+    _account_change(lambda a: a.end_sessions(username), f"{username}: signed out everywhere")
+
+
+@admin_app.command("revoke")
+def admin_revoke(name: str) -> None:
+    """Revoke an API token at once; audited."""
+    _account_change(lambda a: a.revoke_token(name), f"API token {name} revoked")
+
+
+def _accounts():  # type: ignore[no-untyped-def]
     from gatekeeper.services.accounts import Accounts
 
     gk = _app()
-    for username, role in Accounts(gk.sessions, gk.audit, gk.actor).users():
-        console.print(f"{safe(username)}: {role}")
+    return Accounts(gk.sessions, gk.audit, gk.actor)
+
+
+def _account_change(change, done: str) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.services.accounts import AccountError
+
+    try:
+        change(_accounts())
+    except AccountError as exc:
+        _fail(str(exc))
+    console.print(safe(done))
 
 
 @app.command()

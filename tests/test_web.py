@@ -300,3 +300,41 @@ def test_badges_are_given_in_the_console_unique_and_only_by_admins(client: TestC
     csrf_bob = sign_in(auditor, "bob")
     assert auditor.post("/people/emp-0011/badge", data={"number": "4712", "csrf": csrf_bob}).status_code == 403
     assert gk.access.person("emp-0011").badge is None
+
+
+def test_accounts_can_be_revoked_and_their_sessions_and_tokens_stop_working(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    """An auditor leaves: their open session and an integration's token must stop working now."""
+    accounts = Accounts(gk.sessions, gk.audit, "test")
+    token = accounts.create_token("old-siem", "auditor")
+    bob = TestClient(client.app)
+    sign_in(bob, "bob")
+    assert bob.get("/api/v1/people").status_code == 200 and client.get("/api/v1/people", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    csrf = sign_in(client)
+    assert client.post("/accounts/users/bob/signout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert bob.get("/api/v1/people").status_code == 401  # the open session is gone
+    assert client.post("/accounts/tokens/old-siem/revoke", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/people", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.post("/accounts/users/bob/remove", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert ("bob", "auditor") not in accounts.users()
+    assert client.post("/accounts/users/alice/remove", data={"csrf": csrf}).status_code == 400  # never the last admin
+    details = [r.detail for r in gk.audit.query(AuditFilter(decision="account-changed"))]
+    assert "console user bob: 1 sessions ended" in details and "API token old-siem revoked" in details and "console user bob removed" in details
+    assert gk.audit.verify() == []
+
+
+def test_tokens_expire_and_a_password_change_signs_out_everywhere(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.storage.models import ApiToken
+
+    accounts = Accounts(gk.sessions, gk.audit, "test")
+    token = accounts.create_token("hr", "admin", days=30)
+    with gk.sessions.begin() as s:
+        s.execute(__import__("sqlalchemy").update(ApiToken).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+    assert client.get("/api/v1/people", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    elsewhere = TestClient(client.app)
+    sign_in(elsewhere)
+    csrf = sign_in(client)
+    assert client.post("/accounts/password", data={"csrf": csrf, "current": "wrong password!!", "new": "another long passphrase"}).status_code == 403
+    done = client.post("/accounts/password", data={"csrf": csrf, "current": PASSWORD, "new": "another long passphrase"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/login"
+    assert elsewhere.get("/api/v1/people").status_code == 401
+    assert accounts.authenticate("alice", "another long passphrase") is not None and accounts.authenticate("alice", PASSWORD) is None

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.types import Decision
@@ -28,6 +28,8 @@ from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import ApiToken, ConsoleSession, ConsoleUser
 
 SESSION_LIFETIME = timedelta(hours=8)  # a working day; then sign in again
+TOKEN_DAYS = 90  # an integration's token is renewed each quarter unless told otherwise
+MAX_TOKEN_DAYS = 730
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs what a wrong password costs.
@@ -79,6 +81,44 @@ class Accounts:
             session.add(ConsoleUser(username=username, role=checked.value, password_hash=_HASHER.hash(password)))
             self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"console user {username} created ({checked.value})")
 
+    def remove_user(self, username: str) -> None:
+        """Delete an account and end its sessions; the last admin stays (someone must be able to
+        sign in and change things)."""
+        with self.sessions.begin() as session:
+            take_write_lock(session)
+            user = self._user(session, username)
+            if user.role == Role.ADMIN.value and session.scalar(select(func.count()).select_from(ConsoleUser).where(ConsoleUser.role == Role.ADMIN.value)) == 1:
+                raise AccountError(f"{username} is the last admin: create another admin first")
+            session.delete(user)
+            session.execute(delete(ConsoleSession).where(ConsoleSession.username == username))
+            self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"console user {username} removed")
+
+    def set_password(self, username: str, password: str) -> None:
+        """A new password; every session the user had is ended."""
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"password is {len(password)} characters long: use at least {MIN_PASSWORD}")
+        with self.sessions.begin() as session:
+            take_write_lock(session)
+            self._user(session, username).password_hash = _HASHER.hash(password)
+            session.execute(delete(ConsoleSession).where(ConsoleSession.username == username))
+            self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"console user {username}: password changed, sessions ended")
+
+    def end_sessions(self, username: str) -> int:
+        """Sign the user out everywhere; how many sessions ended."""
+        with self.sessions.begin() as session:
+            take_write_lock(session)
+            self._user(session, username)
+            ended = session.execute(delete(ConsoleSession).where(ConsoleSession.username == username)).rowcount or 0
+            self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"console user {username}: {ended} sessions ended")
+        return int(ended)
+
+    @staticmethod
+    def _user(session: Session, username: str) -> ConsoleUser:
+        user = session.get(ConsoleUser, username) if PERSON_ID.fullmatch(username or "") else None
+        if user is None:
+            raise AccountError(f"no console user {ascii(username[:64])}")
+        return user
+
     def users(self) -> list[tuple[str, str]]:
         with self.sessions() as session:
             return [(u.username, u.role) for u in session.scalars(select(ConsoleUser).order_by(ConsoleUser.username))]
@@ -122,25 +162,42 @@ class Accounts:
                 session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == token_digest(token)))
 
     # -- API tokens --------------------------------------------------------------------------
-    def create_token(self, name: str, role: str) -> str:
-        """A new API token; shown once, stored only as its sha256."""
+    def create_token(self, name: str, role: str, days: int = TOKEN_DAYS) -> str:
+        """A new API token valid for ``days``; shown once, stored only as its sha256."""
         _check_username(name, "token name")
         checked = _role(role)
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise AccountError(f"a token lives 1 to {MAX_TOKEN_DAYS} days, not {days}")
         token = "gk_" + secrets.token_urlsafe(32)
         with self.sessions.begin() as session:
             take_write_lock(session)
             if session.scalar(select(ApiToken).where(ApiToken.name == name)) is not None:
                 raise AccountError(f"an API token named {name!r} exists already")
-            session.add(ApiToken(token_hash=token_digest(token), name=name, role=checked.value))
-            self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"API token {name} created ({checked.value})")
+            expires = datetime.now(timezone.utc) + timedelta(days=days)
+            session.add(ApiToken(token_hash=token_digest(token), name=name, role=checked.value, expires_at=expires))
+            self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"API token {name} created ({checked.value}, until {expires:%Y-%m-%d})")
         return token
+
+    def revoke_token(self, name: str) -> None:
+        with self.sessions.begin() as session:
+            take_write_lock(session)
+            if not session.execute(delete(ApiToken).where(ApiToken.name == name)).rowcount:
+                raise AccountError(f"no API token named {ascii(name[:64])}")
+            self.audit.admin_action(session, Decision.ACCOUNT_CHANGED, self.actor, detail=f"API token {name} revoked")
+
+    def tokens(self) -> list[tuple[str, str, datetime | None]]:
+        """(name, role, expiry) of every API token."""
+        with self.sessions() as session:
+            return [(t.name, t.role, _aware(t.expires_at) if t.expires_at else None) for t in session.scalars(select(ApiToken).order_by(ApiToken.name))]
 
     def token_principal(self, token: str | None) -> Principal | None:
         if not token:
             return None
         with self.sessions() as session:
             row = session.get(ApiToken, token_digest(token))
-            return Principal(f"token:{row.name}", Role(row.role)) if row else None
+            if row is None or (row.expires_at is not None and _aware(row.expires_at) <= datetime.now(timezone.utc)):
+                return None
+            return Principal(f"token:{row.name}", Role(row.role))
 
 
 def _check_username(name: str, what: str = "username") -> None:

@@ -67,6 +67,15 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         require_admin(principal)
         return principal
 
+    async def signed_in_form(request: Request, principal: Annotated[Principal, Depends(who)]) -> Principal:
+        """Anyone signed in, with the session's CSRF token (changes to their own account)."""
+        form = await request.form()
+        check_csrf(request, principal, str(form.get("csrf") or "") or None)
+        return principal
+
+    def acting_accounts(principal: Principal) -> Accounts:
+        return Accounts(gk.sessions, gk.audit, f"console:{principal.name}")
+
     def acting(principal: Principal) -> App:
         """The installation, with admin rows naming the console user who acted."""
         return gk.acting_as(f"console:{principal.name}")
@@ -119,6 +128,39 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
+
+    # -- accounts ---------------------------------------------------------------------------
+    @web.get("/accounts", response_class=HTMLResponse)
+    def accounts_page(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
+        """Your password; for admins also every console user and API token, with the means to
+        revoke them."""
+        users, tokens = (accounts.users(), accounts.tokens()) if principal.can_change else ([], [])
+        return page(request, "accounts.html", principal, users=users, tokens=tokens, now=datetime.now(timezone.utc), message=request.query_params.get("message"))
+
+    @web.post("/accounts/password")
+    def change_own_password(principal: Annotated[Principal, Depends(signed_in_form)], current: Annotated[str, Form()], new: Annotated[str, Form()]) -> Response:
+        """Anyone may change their own password, knowing the current one; all their sessions end."""
+        if principal.name.startswith("token:") or accounts.authenticate(principal.name, current) is None:
+            raise HTTPException(403, "the current password is wrong")
+        acting_accounts(principal).set_password(principal.name, new)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @web.post("/accounts/users/{username}/remove")
+    def remove_user(username: str, principal: Annotated[Principal, Depends(changer)]) -> Response:
+        acting_accounts(principal).remove_user(username)
+        return RedirectResponse("/accounts?message=user+removed", status_code=303)
+
+    @web.post("/accounts/users/{username}/signout")
+    def sign_out_user(username: str, principal: Annotated[Principal, Depends(changer)]) -> Response:
+        ended = acting_accounts(principal).end_sessions(username)
+        return RedirectResponse(f"/accounts?message={ended}+sessions+ended", status_code=303)
+
+    @web.post("/accounts/tokens/{name}/revoke")
+    def revoke_token(name: str, principal: Annotated[Principal, Depends(changer)]) -> Response:
+        acting_accounts(principal).revoke_token(name)
+        return RedirectResponse("/accounts?message=token+revoked", status_code=303)
 
     # -- people -----------------------------------------------------------------------------
     @web.get("/", include_in_schema=False)
