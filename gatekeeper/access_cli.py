@@ -6,7 +6,7 @@ and bumps the generation a running door polls) and a Rich table or line.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Optional
 
 import typer
@@ -35,8 +35,12 @@ def _app() -> App:
     return App(Settings(), create_database=False)
 
 
-def _local(value: datetime | None, tz_name: str) -> str:
-    return "—" if value is None else f"{value.astimezone(zone(tz_name)):%Y-%m-%d %H:%M %Z}"
+def _local(value: datetime | date | None, tz_name: str) -> str:
+    if value is None:
+        return "—"
+    if not isinstance(value, datetime):
+        return f"{value:%Y-%m-%d} (that day at each door)"
+    return f"{value.astimezone(zone(tz_name)):%Y-%m-%d %H:%M %Z}"
 
 
 # -- the overview and the check ---------------------------------------------------------------
@@ -100,17 +104,17 @@ def person(person_id: str) -> None:
 @access_app.command("validity")
 def validity(
     person_id: str,
-    valid_from: Annotated[Optional[str], typer.Option("--from", help="ISO date or time the access starts (no offset: site timezone)")] = None,
-    valid_until: Annotated[Optional[str], typer.Option("--until", help="ISO date (its last day) or time the access ends")] = None,
+    valid_from: Annotated[Optional[str], typer.Option("--from", help="ISO date (the first day, at each door's local date) or time (no offset: site timezone)")] = None,
+    valid_until: Annotated[Optional[str], typer.Option("--until", help="ISO date (the last day, at each door's local date) or time the access ends")] = None,
     clear: Annotated[bool, typer.Option(help="remove the start and end first (no limits)")] = False,
 ) -> None:
     """Limit a person's access in time (contractors, interns, visitors)."""
-    from gatekeeper.services.access import parse_instant
+    from gatekeeper.services.access import parse_bound
 
     gk = _app()
     tz = gk.settings.timezone
-    start = parse_instant(valid_from, tz) if valid_from else None
-    end = parse_instant(valid_until, tz, end_of_day=True) if valid_until else None
+    start = parse_bound(valid_from, tz) if valid_from else None
+    end = parse_bound(valid_until, tz) if valid_until else None
     if not (start or end or clear):
         raise typer.BadParameter("give --from, --until or --clear")
     gk.access.set_validity(person_id, start, end, clear)

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +199,35 @@ def test_upgrading_a_0007_database_keeps_every_person_and_photo(tmp_path: Path) 
 
     view = AccessAdmin(sessions, None, "test").person("emp-1")  # type: ignore[arg-type]
     assert (view.suspended, view.valid_from, view.valid_until, view.groups) == (False, None, None, [])
+
+
+def test_a_date_only_end_is_the_end_of_that_day_at_each_door(make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    """The site runs in UTC; doors in Tokyo, Los Angeles and Berlin. `validity --until 2026-12-11`
+    means the 11th is the last day in, by each door's own calendar (and across a DST change)."""
+    from gatekeeper.services.access import parse_bound
+
+    gk = make_app(settings.model_copy(update={"timezone": "UTC"}))
+    with gk.sessions.begin() as s:
+        from gatekeeper.storage.models import Person
+
+        s.add(Person(person_id="contractor-1", name="c", vector_id=1, template=b"", model_version="m"))
+    for door, tz in (("tokyo", "Asia/Tokyo"), ("la", "America/Los_Angeles"), ("berlin", "Europe/Berlin")):
+        gk.access.set_door(door, tz_name=tz)
+    gk.access.set_validity("contractor-1", parse_bound("2026-12-07", "UTC"), parse_bound("2026-12-11", "UTC"))
+    at = lambda text: datetime.fromisoformat(text)  # noqa: E731
+    cases = [
+        ("tokyo", "2026-12-12T08:30+09:00", False),  # the 12th in Tokyo (still the 11th in UTC): over
+        ("tokyo", "2026-12-11T23:30+09:00", True),
+        ("tokyo", "2026-12-07T00:30+09:00", True),  # the 7th in Tokyo (the 6th in UTC): the first day
+        ("la", "2026-12-11T23:30-08:00", True),  # the 11th in LA (the 12th in UTC): still in
+        ("la", "2026-12-12T00:30-08:00", False),
+        ("la", "2026-12-06T23:30-08:00", False),  # the 6th in LA: not yet
+    ]
+    for door, when, permitted in cases:
+        answer = gk.access.check("contractor-1", door, at(when))
+        assert answer.permitted is permitted, (door, when, answer.reason)
+    gk.access.set_validity("contractor-1", None, parse_bound("2026-03-29", "UTC"), clear=True)  # Berlin moves its clocks that day
+    assert gk.access.check("contractor-1", "berlin", at("2026-03-29T23:59+02:00")).permitted
+    refused = gk.access.check("contractor-1", "berlin", at("2026-03-30T00:01+02:00"))
+    assert not refused.permitted and "access ended with 2026-03-29 (Europe/Berlin at this door)" in refused.reason
+    assert gk.access.person("contractor-1").valid_until == date(2026, 3, 29)

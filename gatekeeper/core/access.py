@@ -162,11 +162,16 @@ class AccessGroup:
     override: bool = False  # members pass a door of this group in lockdown
 
 
+# A validity bound is an aware instant, or a calendar day judged at the door's local date (a
+# start day is the first day in, an end day the last).
+Bound = datetime | date
+
+
 @dataclass(frozen=True)
 class PersonAccess:
     groups: frozenset[str] = frozenset()
-    valid_from: datetime | None = None  # aware instants (stored in UTC)
-    valid_until: datetime | None = None  # access ends at this instant
+    valid_from: Bound | None = None  # an aware instant, or the first day in at the door
+    valid_until: Bound | None = None  # access ends at this instant, or after this day at the door
     suspended: bool = False
 
 
@@ -249,8 +254,14 @@ def _validity(person: PersonAccess, at: datetime, door: DoorRecord) -> tuple[Ref
     tz = zone(door.timezone)
     if person.suspended:
         return Refusal.SUSPENDED, f"{Refusal.SUSPENDED}: the person's access is suspended"
-    if person.valid_from is not None and at < person.valid_from:
-        return Refusal.NOT_YET_VALID, f"{Refusal.NOT_YET_VALID}: access starts {person.valid_from.astimezone(tz):%Y-%m-%d %H:%M %Z}"
-    if person.valid_until is not None and at >= person.valid_until:
-        return Refusal.EXPIRED, f"{Refusal.EXPIRED}: access ended {person.valid_until.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    local_day = at.astimezone(tz).date()
+    start, end = person.valid_from, person.valid_until
+    if isinstance(start, datetime) and at < start:
+        return Refusal.NOT_YET_VALID, f"{Refusal.NOT_YET_VALID}: access starts {start.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    if start is not None and not isinstance(start, datetime) and local_day < start:
+        return Refusal.NOT_YET_VALID, f"{Refusal.NOT_YET_VALID}: access starts {start:%Y-%m-%d} ({door.timezone} at this door)"
+    if isinstance(end, datetime) and at >= end:
+        return Refusal.EXPIRED, f"{Refusal.EXPIRED}: access ended {end.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    if end is not None and not isinstance(end, datetime) and local_day > end:
+        return Refusal.EXPIRED, f"{Refusal.EXPIRED}: access ended with {end:%Y-%m-%d} ({door.timezone} at this door)"
     return None

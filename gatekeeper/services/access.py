@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.core.access import ALWAYS, AccessAnswer, AccessPolicy, AccessPolicyError, parse_windows, zone
+from gatekeeper.core.access import ALWAYS, AccessAnswer, AccessPolicy, AccessPolicyError, Bound, parse_windows, zone
 from gatekeeper.core.types import Decision
 from gatekeeper.identifiers import BADGE_NUMBER, PERSON_ID
 from gatekeeper.services.audit import AuditLog
@@ -45,8 +45,8 @@ class GroupView:
 class PersonAccessView:
     person_id: str
     groups: list[str]
-    valid_from: datetime | None
-    valid_until: datetime | None
+    valid_from: Bound | None  # an instant, or the first day (at each door's local date)
+    valid_until: Bound | None  # an instant, or the last day
     suspended: bool
     badge: str | None = None  # the badge number a card + face door knows them by
 
@@ -56,6 +56,19 @@ def check_name(kind: str, name: str) -> str:
     if not PERSON_ID.fullmatch(name):
         raise AccessPolicyError(f"{kind} name {ascii(name[:40])} is not allowed: use 1-64 characters of letters, digits and . _ @ - (starting with a letter or digit)")
     return name
+
+
+def parse_bound(text: str, tz_name: str) -> Bound:
+    """A validity bound: a bare ISO date is a calendar day, judged at each door's local date
+    (``--until 2026-12-11``: the 11th, wherever the door is, is the last day in); a time without
+    an offset is wall-clock time in ``tz_name``."""
+    text = text.strip()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise AccessPolicyError(f"date {text!r} is not an ISO date (e.g. 2026-12-07)") from exc
+    return parse_instant(text, tz_name)
 
 
 def parse_instant(text: str, tz_name: str, end_of_day: bool = False) -> datetime:
@@ -118,7 +131,7 @@ class AccessAdmin:
             person = self._person(session, person_id)
             groups = sorted(session.scalars(select(models.GroupMember.group).where(models.GroupMember.person_id == person_id)))
             badge = session.scalar(select(models.Badge.number).where(models.Badge.person_id == person_id))
-            return PersonAccessView(person_id, groups, aware(person.valid_from), aware(person.valid_until), person.suspended, badge)
+            return PersonAccessView(person_id, groups, person.valid_from_day or aware(person.valid_from), person.valid_until_day or aware(person.valid_until), person.suspended, badge)
 
     # -- doors ------------------------------------------------------------------------------
     def set_door(self, door_id: str, name: str | None = None, tz_name: str | None = None) -> None:
@@ -241,21 +254,31 @@ class AccessAdmin:
                 self._record(session, Decision.ACCESS_CHANGED, f"removed from group {group}", pid)
 
     # -- a person's validity ----------------------------------------------------------------
-    def set_validity(self, person_id: str, valid_from: datetime | None, valid_until: datetime | None, clear: bool = False) -> None:
-        """Set the person's access start and end (aware instants); ``clear`` removes both first."""
+    def set_validity(self, person_id: str, valid_from: Bound | None, valid_until: Bound | None, clear: bool = False) -> None:
+        """Set the person's access start and end, each an aware instant or a calendar day (judged at
+        each door's local date); ``clear`` removes both first."""
         for value in (valid_from, valid_until):
-            if value is not None and value.tzinfo is None:
+            if isinstance(value, datetime) and value.tzinfo is None:
                 raise AccessPolicyError("validity times must carry a timezone")
         with self._change() as session:
             person = self._person(session, person_id)
-            start = None if clear else aware(person.valid_from)
-            end = None if clear else aware(person.valid_until)
+            start = None if clear else (person.valid_from_day or aware(person.valid_from))
+            end = None if clear else (person.valid_until_day or aware(person.valid_until))
             start, end = valid_from or start, valid_until or end
-            if start is not None and end is not None and end <= start:
-                raise AccessPolicyError(f"valid until ({end:%Y-%m-%d %H:%M %Z}) must be after valid from ({start:%Y-%m-%d %H:%M %Z})")
-            person.valid_from, person.valid_until = start, end
-            shown = f"from {start.isoformat() if start else 'any time'} until {end.isoformat() if end else 'no end'}"
+            if start is not None and end is not None and self._ordered(end, self.site_timezone) < self._ordered(start, self.site_timezone, first=True):
+                raise AccessPolicyError(f"valid until ({_shown(end)}) must be after valid from ({_shown(start)})")
+            person.valid_from, person.valid_from_day = (start, None) if isinstance(start, datetime) or start is None else (None, start)
+            person.valid_until, person.valid_until_day = (end, None) if isinstance(end, datetime) or end is None else (None, end)
+            shown = f"from {_shown(start) if start else 'any time'} until {_shown(end) if end else 'no end'}"
             self._record(session, Decision.ACCESS_CHANGED, f"validity set: {shown}", person_id)
+
+    @staticmethod
+    def _ordered(bound: Bound, tz_name: str, first: bool = False) -> datetime:
+        """A bound as an instant for comparing start with end: a start day from its first moment,
+        an end day to its last (in the site's timezone)."""
+        if isinstance(bound, datetime):
+            return bound
+        return datetime.combine(bound if first else bound + timedelta(days=1), time(0), zone(tz_name)) - (timedelta(0) if first else timedelta(microseconds=1))
 
     def suspend(self, person_id: str, suspended: bool) -> None:
         with self._change() as session:
@@ -329,6 +352,10 @@ class _Change:
 
     def __exit__(self, *exc: object) -> None:
         self._ctx.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _shown(bound: Bound) -> str:
+    return bound.isoformat() if isinstance(bound, datetime) else f"{bound.isoformat()} (the day at each door)"
 
 
 def _date(text: str) -> date:

@@ -48,14 +48,15 @@ def load_access_policy(session: Session, default_timezone: str) -> AccessPolicy:
     memberships: dict[str, set[str]] = defaultdict(set)
     for m in session.scalars(select(models.GroupMember)):
         memberships[m.person_id].add(m.group)
+    p = models.Person
     restricted = session.execute(
-        select(models.Person.person_id, models.Person.valid_from, models.Person.valid_until, models.Person.suspended).where(
-            or_(models.Person.valid_from.is_not(None), models.Person.valid_until.is_not(None), models.Person.suspended.is_(True))
+        select(p.person_id, p.valid_from, p.valid_until, p.valid_from_day, p.valid_until_day, p.suspended).where(
+            or_(p.valid_from.is_not(None), p.valid_until.is_not(None), p.valid_from_day.is_not(None), p.valid_until_day.is_not(None), p.suspended.is_(True))
         )
     ).all()
     people = {pid: PersonAccess(frozenset(g)) for pid, g in memberships.items()}
-    for pid, start, end, suspended in restricted:
-        people[pid] = PersonAccess(frozenset(memberships.get(pid, ())), aware(start), aware(end), bool(suspended))
+    for pid, start, end, start_day, end_day, suspended in restricted:
+        people[pid] = PersonAccess(frozenset(memberships.get(pid, ())), start_day or aware(start), end_day or aware(end), bool(suspended))
     badges = {number: person for number, person in session.execute(select(models.Badge.number, models.Badge.person_id))}
     return AccessPolicy(doors, schedules, groups, people, default_timezone, access_generation(session), badges)
 

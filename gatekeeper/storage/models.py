@@ -31,6 +31,10 @@ class Person(Base):
     valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Validity by calendar day (schema 0013), judged at each door's local date; set instead of the
+    # instants above when an admin gives a date without a time.
+    valid_from_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    valid_until_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     photos: Mapped[list["Photo"]] = relationship(back_populates="person", cascade="all, delete-orphan")
 
 
