@@ -175,6 +175,9 @@ class DoorSettings(BaseModel):
     actuator_url: str | None = None
     # Shared with the relay controller: webhook bodies are signed with it (HMAC-SHA256).
     actuator_secret: SecretStr | None = Field(None, min_length=16)
+    # An unsigned unlock can be sent by anyone on the network path to the relay: refused unless an
+    # admin says, here, that the relay cannot check a signature (a warning is logged at start).
+    actuator_allow_unsigned: bool = Field(False, description="allow webhook unlocks without actuator_secret (anyone on the network could open the door)")
     actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0)
     snapshots: bool = False
     # face: everyone enrolled is found by their face alone (1:N). card+face: a badge names who
@@ -203,6 +206,9 @@ class DoorSettings(BaseModel):
             raise ValueError("actuator 'command' needs actuator_command (GATEKEEPER_ACTUATOR_COMMAND)")
         if self.actuator == "webhook" and not self.actuator_url:
             raise ValueError("actuator 'webhook' needs actuator_url (GATEKEEPER_ACTUATOR_URL)")
+        if self.actuator == "webhook" and self.actuator_secret is None and not self.actuator_allow_unsigned:
+            raise ValueError("actuator 'webhook' needs actuator_secret (GATEKEEPER_ACTUATOR_SECRET, 16+ characters) so the relay can tell our unlocks from "
+                             "anyone else's; set actuator_allow_unsigned = true only for a relay that cannot check a signature")
         return self
 
 

@@ -18,6 +18,7 @@ from gatekeeper.config import CONCERNS, DecisionSettings, DoorSettings, QualityS
         (QualitySettings, {"min_brightness": 200, "max_brightness": 100}, "must be below max_brightness"),
         (DoorSettings, {"door_id": "admin"}, "reserved"),
         (DoorSettings, {"actuator": "webhook"}, "needs actuator_url"),
+        (DoorSettings, {"actuator": "webhook", "actuator_url": "http://relay/open"}, "needs actuator_secret"),
         (DoorSettings, {"actuator": "command"}, "needs actuator_command"),
         (DoorSettings, {"reconnect_initial_s": 10, "reconnect_max_s": 1}, "cannot exceed reconnect_max_s"),
         (DoorSettings, {"door_id": "front door; rm -rf"}, "pattern"),

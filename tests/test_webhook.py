@@ -86,6 +86,20 @@ def test_a_relay_that_does_not_answer_in_time_is_not_asked_twice() -> None:
     listener.close()
 
 
+def test_an_unsigned_webhook_is_refused_unless_explicitly_allowed(caplog: pytest.LogCaptureFixture) -> None:
+    """Anyone on the network path can send an unsigned unlock: the door will not start with one
+    unless the admin says the relay cannot check signatures, and then it warns."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="needs actuator_secret"):
+        Settings(actuator="webhook", actuator_url="http://127.0.0.1:9/open")
+    allowed = Settings(actuator="webhook", actuator_url="http://127.0.0.1:9/open", actuator_allow_unsigned=True)
+    with caplog.at_level("WARNING"):
+        actuator = make_actuator(allowed)
+    assert isinstance(actuator, WebhookActuator) and actuator.secret is None
+    assert "NOT signed" in caplog.text
+
+
 def test_the_secret_comes_from_settings_and_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEKEEPER_ACTUATOR_SECRET", SECRET.decode())
     settings = Settings(actuator="webhook", actuator_url="http://127.0.0.1:9/open")

@@ -128,5 +128,7 @@ def make_actuator(settings: Settings) -> DoorActuator:
         return CommandActuator(settings.actuator_command, settings.actuator_timeout_s)
     if settings.actuator == "webhook" and settings.actuator_url:
         secret = settings.actuator_secret.get_secret_value().encode() if settings.actuator_secret else None
+        if secret is None:
+            log.warning("webhook unlocks to %s are NOT signed (actuator_allow_unsigned): anyone who can reach the relay can open the door", settings.actuator_url)
         return WebhookActuator(settings.actuator_url, settings.actuator_timeout_s, secret)
     return LogOnlyActuator()
