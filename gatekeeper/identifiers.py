@@ -35,12 +35,19 @@ def check_person_id(person_id: str) -> str:
 
 def clean_display_name(name: str) -> str:
     """The name NFC-normalised and trimmed, or ``InvalidIdentifier`` saying why not."""
-    text = unicodedata.normalize("NFC", name).strip()
+    return clean_text(name, "display name", MAX_NAME)
+
+
+def clean_text(text: str, what: str, max_len: int) -> str:
+    """Any free text an admin gives (a name, a reason): NFC-normalised and trimmed, never empty,
+    at most ``max_len`` characters, and free of control, formatting (bidi overrides) and
+    invisible characters, which would travel into the audit chain, terminals and CSV exports."""
+    text = unicodedata.normalize("NFC", text).strip()
     if not text:
-        raise InvalidIdentifier("display name is empty")
-    if len(text) > MAX_NAME:
-        raise InvalidIdentifier(f"display name is {len(text)} characters long (at most {MAX_NAME})")
+        raise InvalidIdentifier(f"{what} is empty")
+    if len(text) > max_len:
+        raise InvalidIdentifier(f"{what} is {len(text)} characters long (at most {max_len})")
     bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")})
     if bad:
-        raise InvalidIdentifier(f"display name contains control or invisible characters ({', '.join(bad[:5])})")
+        raise InvalidIdentifier(f"{what} contains control or invisible characters ({', '.join(bad[:5])})")
     return text

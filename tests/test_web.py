@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -338,3 +339,72 @@ def test_tokens_expire_and_a_password_change_signs_out_everywhere(client: TestCl
     assert done.status_code == 303 and done.headers["location"] == "/login"
     assert elsewhere.get("/api/v1/people").status_code == 401
     assert accounts.authenticate("alice", "another long passphrase") is not None and accounts.authenticate("alice", PASSWORD) is None
+
+
+def test_text_that_could_steer_a_terminal_is_refused_as_an_anonymisation_reason(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.services.enrollment import embed_image
+
+    assert gk.enrollment.enroll("emp-0020", "E", [embed_image(gk.pipeline, astronaut(), "portrait")]).enrolled
+    csrf = sign_in(client)
+    before = len(gk.audit.query(AuditFilter()))
+    for reason in ("ticket 1\x1b[2J\x1b[31mforged", "bell\x07", "\u202etxt.exe", "   "):
+        refused = client.post("/people/emp-0020/anonymise", data={"csrf": csrf, "reason": reason})
+        assert refused.status_code == 422, (reason, refused.status_code)
+    assert len(gk.audit.query(AuditFilter())) == before and gk.audit.query(AuditFilter(person_id="emp-0020"))
+    done = client.post("/people/emp-0020/anonymise", data={"csrf": csrf, "reason": "ticket 114"}, follow_redirects=False)
+    assert done.status_code == 303 and "anonymised" in done.headers["location"]
+
+
+def test_the_console_removes_through_the_clis_service_and_says_what_it_found(client: TestClient, gk, settings) -> None:  # type: ignore[no-untyped-def]
+    """Remove and anonymise in the console delete the person's face snapshots, as the CLI does,
+    and name a second id with the same face."""
+    from gatekeeper.door.actuate import LogOnlyActuator
+    from gatekeeper.services.enrollment import embed_image
+
+    photo = embed_image(gk.pipeline, astronaut(), "portrait")
+    assert gk.enrollment.enroll("emp-0030", "E", [photo]).enrolled
+    assert gk.enrollment.enroll("alias-0031", "Also E", [photo], force=True).enrolled
+    snapping = type(gk)(settings.model_copy(update={"snapshots": True}), encoder=gk.pipeline.encoder)
+    daemon = snapping.daemon(LogOnlyActuator())
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    frame[40:440, 120:520] = cv2.resize(astronaut()[0:300, 100:400], (400, 400))
+    for t in range(3):
+        daemon.process_frame(frame, 0.1 * t)
+    shots = [r.snapshot for r in gk.audit.query(AuditFilter()) if r.snapshot]
+    assert shots and all(Path(s).exists() for s in shots)
+    csrf = sign_in(client)
+    page = client.post("/people/emp-0030/remove", data={"csrf": csrf})
+    assert page.status_code == 200 and "alias-0031" in page.text and "second id" in page.text
+    granted_to_30 = [r.snapshot for r in gk.audit.query(AuditFilter()) if r.snapshot and r.person_id == "emp-0030"]
+    assert all(not Path(s).exists() for s in granted_to_30)
+    anon = client.post("/people/alias-0031/anonymise", data={"csrf": csrf, "reason": "ticket 9"}, follow_redirects=False)
+    assert anon.status_code == 303
+    assert all(not Path(s).exists() for s in shots), "the console left face snapshots on disk"
+
+
+def test_pages_refused_to_a_browser_are_pages_and_patch_takes_json(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.services.enrollment import embed_image
+
+    assert gk.enrollment.enroll("emp-0040", "E", [embed_image(gk.pipeline, astronaut(), "portrait")]).enrolled
+    csrf_bob = sign_in(TestClient(client.app), "bob")
+    auditor = TestClient(client.app)
+    csrf_bob = sign_in(auditor, "bob")
+    refused = auditor.get("/enroll", headers={"Accept": "text/html"})
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html") and "Not allowed" in refused.text
+    assert auditor.get("/api/v1/people/nobody").json()["detail"]  # the API still answers JSON
+    csrf = sign_in(client)
+    renamed = client.patch("/api/v1/people/emp-0040", json={"name": "Eileen M. Collins"}, headers={"X-CSRF-Token": csrf})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Eileen M. Collins", renamed.text
+    assert client.patch("/api/v1/people/emp-0040", json={"nom": "x"}, headers={"X-CSRF-Token": csrf}).status_code == 422
+    del csrf_bob
+
+
+def test_a_checkpoint_of_an_empty_log_is_a_message_not_a_traceback(settings) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GATEKEEPER_DATA_DIR": str(settings.data_dir)}
+    subprocess.run([sys.executable, "-m", "gatekeeper", "init"], env=env, check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "gatekeeper", "audit", "checkpoint", "--out", str(settings.data_dir / "cp.json")], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "nothing to checkpoint" in out.stderr and "Traceback" not in out.stderr + out.stdout

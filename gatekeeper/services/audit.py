@@ -211,7 +211,7 @@ class AuditLog:
             last = session.execute(select(AuditEvent).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
             count = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
         if last is None:
-            raise ValueError("the audit log is empty: nothing to checkpoint")
+            raise InputError("the audit log is empty: nothing to checkpoint yet")
         return Checkpoint.make(self._key, last.event_id, last.row_hash, int(count))
 
     def purge(self, older_than: datetime, actor: str | None = None) -> tuple[int, list[str]]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from gatekeeper.identifiers import clean_text
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.enrollment import Enrollment
 
@@ -44,11 +45,15 @@ def delete_snapshots(paths: Iterable[str], audit: AuditLog | None = None) -> tup
     return deleted, failures
 
 
+MAX_REASON = 200  # a request number and a few words
+
+
 def anonymise_person(audit: AuditLog, person_id: str, reason: str, actor: str | None = None) -> ForgetReport:
     """Clear the person from their audit rows and delete the snapshots those rows pointed at.
 
     Files go first: a crash part-way then leaves rows pointing at deleted files, never a face
     image that no row points to any more."""
+    reason = clean_text(reason, "anonymisation reason", MAX_REASON)
     deleted, failures = delete_snapshots(audit.snapshots_naming(person_id), audit)
     result = audit.anonymise(person_id, reason, actor)
     late, late_failures = delete_snapshots(result.snapshots, audit)  # written by a door meanwhile

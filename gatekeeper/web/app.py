@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request,
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.templating import Jinja2Templates
 
 from gatekeeper.app import App
@@ -90,6 +91,14 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     @web.exception_handler(GatekeeperError)
     async def _refusal(request: Request, exc: GatekeeperError) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @web.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """The API answers JSON; a browser asking for a page gets a page saying why."""
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        principal = principal_of(request, accounts)
+        return page(request, "error.html", principal, status_code=exc.status_code, code=exc.status_code, detail=str(exc.detail))
 
     # -- signing in -----------------------------------------------------------------------
     @web.get("/login", response_class=HTMLResponse)
@@ -219,17 +228,27 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
             raise HTTPException(422, str(exc)) from exc
         return RedirectResponse(f"/people/{person_id}?message=badge+{'set' if number.strip() else 'removed'}", status_code=303)
 
-    @web.post("/people/{person_id}/remove")
-    def remove(person_id: str, principal: Annotated[Principal, Depends(changer)], anonymise: Annotated[bool, Form()] = False) -> Response:
-        acting(principal).forget(person_id, anonymise=anonymise, reason="removed in the console")
-        return RedirectResponse("/people", status_code=303)
+    @web.post("/people/{person_id}/remove", response_class=HTMLResponse)
+    def remove(request: Request, person_id: str, principal: Annotated[Principal, Depends(changer)], anonymise: Annotated[bool, Form()] = False) -> Response:
+        """The CLI's `people remove`, by the same service, with what it reports: snapshots that
+        could not be deleted, and other ids whose face matches the removed one's."""
+        app = acting(principal)
+        report = app.forget(person_id, anonymise=anonymise, reason="removed in the console")
+        if not report.removed and not report.audit_rows_anonymised:
+            raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
+        return page(request, "removed.html", principal, person_id=person_id, report=report, same_face=app.enrollment.same_face_as, status_code=200)
 
     @web.post("/people/{person_id}/anonymise")
     def anonymise(person_id: str, reason: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> Response:
-        if not reason.strip():
-            raise HTTPException(422, "a reason is required (it goes into the audit log)")
-        result = gk.audit.anonymise(person_id, reason.strip()[:200], actor=f"console:{principal.name}")
-        return RedirectResponse(f"/people/{person_id}?message=anonymised+{result.rows}+rows", status_code=303)
+        from gatekeeper.identifiers import InvalidIdentifier
+        from gatekeeper.services.privacy import anonymise_person
+
+        try:
+            report = anonymise_person(gk.audit, person_id, reason, actor=f"console:{principal.name}")
+        except InvalidIdentifier as exc:
+            raise HTTPException(422, f"{exc} (it goes into the audit log)") from exc
+        failed = f"+({len(report.snapshot_failures)}+snapshots+not+deleted)" if report.snapshot_failures else ""
+        return RedirectResponse(f"/people/{person_id}?message=anonymised+{report.audit_rows_anonymised}+rows,+{report.snapshots_deleted}+snapshots+deleted{failed}", status_code=303)
 
     # -- enroll -----------------------------------------------------------------------------
     @web.get("/enroll", response_class=HTMLResponse)
@@ -334,8 +353,19 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         return JSONResponse(body, status_code=201 if result.enrolled else 422)
 
     @web.patch("/api/v1/people/{person_id}", tags=["people"])
-    def api_rename(person_id: str, name: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> dict[str, object]:
-        if not acting(principal).enrollment.rename(person_id, name):
+    async def api_rename(request: Request, person_id: str, principal: Annotated[Principal, Depends(changer)]) -> dict[str, object]:
+        """Rename: a JSON body ``{"name": ...}`` or a form field ``name``."""
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                body = await request.json()
+            except ValueError as exc:
+                raise HTTPException(422, "the body is not JSON") from exc
+            name = body.get("name") if isinstance(body, dict) else None
+        else:
+            name = (await request.form()).get("name")
+        if not isinstance(name, str):
+            raise HTTPException(422, "give the new display name as \"name\"")
+        if not await run_in_threadpool(acting(principal).enrollment.rename, person_id, name):
             raise HTTPException(404, f"nobody is enrolled as {person_id!r}")
         return {"person_id": person_id, "name": name}
 
