@@ -238,6 +238,14 @@ class EventSettings(BaseModel):
     mqtt_topic_prefix: str = Field("gatekeeper", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
     mqtt_snapshot: bool = Field(False, description="also send the door's face snapshot (base64 JPEG; needs snapshots on)")
 
+    @model_validator(mode="after")
+    def _no_password_in_the_clear(self) -> Self:
+        # MQTT sends the password in the CONNECT packet as it is: without TLS anyone on the path
+        # reads it. A broker on this box (loopback) is the one exception.
+        if self.mqtt_password is not None and not self.mqtt_tls and (self.mqtt_host or "") not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError(f"mqtt_password would cross the network to {self.mqtt_host} in the clear: set mqtt_tls = true (GATEKEEPER_MQTT_TLS=1)")
+        return self
+
 
 # One validated model per concern, each with its own ranges and relations; the names stay flat
 # (GATEKEEPER_MATCH_THRESHOLD, not GATEKEEPER_DECISION__MATCH_THRESHOLD): they are what admins

@@ -408,3 +408,42 @@ def test_a_checkpoint_of_an_empty_log_is_a_message_not_a_traceback(settings) -> 
     subprocess.run([sys.executable, "-m", "gatekeeper", "init"], env=env, check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-m", "gatekeeper", "audit", "checkpoint", "--out", str(settings.data_dir / "cp.json")], env=env, capture_output=True, text=True)
     assert out.returncode != 0 and "nothing to checkpoint" in out.stderr and "Traceback" not in out.stderr + out.stdout
+
+
+def test_every_answer_carries_the_security_headers_and_an_enrolled_id_is_not_silently_replaced(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/v1/openapi.json").status_code == 401  # the map of the API is for signed-in callers
+    sign_in(client)
+    for path in ("/login", "/static/console.css", "/api/v1/openapi.json"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    csrf = sign_in(client)
+    photo = [("photos", ("collins.jpg", _jpeg(astronaut()), "image/jpeg"))]
+    assert client.post("/api/v1/people", data={"person_id": "emp-0050"}, files=photo, headers={"X-CSRF-Token": csrf}).status_code == 201
+    again = client.post("/api/v1/people", data={"person_id": "emp-0050"}, files=photo, headers={"X-CSRF-Token": csrf})
+    assert again.status_code == 409 and "enrolled already" in again.json()["detail"]
+    assert len(gk.audit.query(AuditFilter(decision="enrolled"))) == 1
+    replaced = client.post("/api/v1/people", data={"person_id": "emp-0050", "replace": "true"}, files=photo, headers={"X-CSRF-Token": csrf})
+    assert replaced.status_code == 201
+
+
+def test_an_mqtt_password_never_crosses_the_network_in_the_clear() -> None:
+    from pydantic import ValidationError
+
+    from gatekeeper.config import Settings
+
+    with pytest.raises(ValidationError, match="in the clear"):
+        Settings(mqtt_host="broker.example", mqtt_password="s3cret")
+    assert Settings(mqtt_host="broker.example", mqtt_password="s3cret", mqtt_tls=True).mqtt_tls
+    assert Settings(mqtt_host="127.0.0.1", mqtt_password="s3cret").mqtt_host == "127.0.0.1"  # a broker on this box
+
+
+def test_sign_ins_and_failed_sign_ins_are_in_the_audit_chain(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
+    token = _csrf(client.get("/login").text)
+    client.post("/login", data={"username": "alice\x1b[2J", "password": "wrong wrong wrong", "csrf": token})
+    sign_in(client)
+    failed, = gk.audit.query(AuditFilter(decision="sign-in-failed"))
+    assert failed.actor == "console:alice\\x1b[2J" and "\x1b" not in (failed.actor or "")
+    signed, = gk.audit.query(AuditFilter(decision="signed-in"))
+    assert signed.actor == "console:alice" and signed.detail.startswith("from ")
+    assert gk.audit.verify() == []

@@ -61,6 +61,8 @@ class Decision(StrEnum):
     LOCKDOWN = "lockdown"  # a door locked down (only override groups pass)
     RELEASED = "released"  # a door's lockdown lifted
     ACCOUNT_CHANGED = "account-changed"  # a console user or API token created
+    SIGNED_IN = "signed-in"  # a console sign-in
+    SIGN_IN_FAILED = "sign-in-failed"  # a wrong password (throttled: see web/security.py)
     CANDIDATE_DISMISSED = "candidate-dismissed"  # a door frame offered as a template photo was turned down
 
 

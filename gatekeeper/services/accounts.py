@@ -134,6 +134,14 @@ class Accounts:
             return None
         return Principal(user.username, Role(user.role)) if user else None
 
+    def record_sign_in(self, username: str, address: str, succeeded: bool) -> None:
+        """A sign-in, or a failed one, as a row of the audit chain (the name as typed, made safe
+        to print: a failed attempt's name is the guesser's to choose)."""
+        shown = ascii(username[:64])[1:-1]
+        with self.sessions.begin() as session:
+            take_write_lock(session)
+            self.audit.admin_action(session, Decision.SIGNED_IN if succeeded else Decision.SIGN_IN_FAILED, f"console:{shown}", detail=f"from {ascii(address[:64])[1:-1]}")
+
     # -- browser sessions --------------------------------------------------------------------
     def open_session(self, principal: Principal, now: datetime | None = None) -> tuple[str, Principal]:
         """A NEW session for a user who just signed in (never one the browser brought: no

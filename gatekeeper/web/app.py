@@ -37,14 +37,22 @@ from gatekeeper.web.uploads import MAX_FILES, MAX_REQUEST_BYTES, FaceWork, read_
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
 LIVE_POLL_S = 0.5
-DECISIONS = tuple(d.value for d in Decision)  # the audit page's filter: door decisions and admin actions
+DECISIONS = tuple(d.value for d in Decision)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}  # the audit page's filter: door decisions and admin actions
 
 
 def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     """The console for this installation; ``secure_cookies`` when it is served behind TLS."""
     # The OpenAPI schema FastAPI generates, at /api/v1/openapi.json; no Swagger or ReDoc page: both
     # load their scripts from a CDN, and the console loads nothing from outside the box.
-    web = FastAPI(title="gatekeeper", version="1", docs_url=None, openapi_url="/api/v1/openapi.json", redoc_url=None)
+    # The schema is for integrators who hold a token: anonymous callers get 401 (it maps every
+    # route, a map an attacker need not be handed).
+    web = FastAPI(title="gatekeeper", version="1", docs_url=None, openapi_url=None, redoc_url=None)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     accounts = Accounts(gk.sessions, gk.audit, "console")
@@ -52,6 +60,14 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     # Outermost: caps every body and reads none for someone not signed in (see body_guard).
     web.add_middleware(BodyGuard, accounts=accounts, max_bytes=MAX_REQUEST_BYTES)
     face_work = FaceWork()
+
+    @web.middleware("http")
+    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Every answer: only this server's scripts, styles and images; never framed; types as
+        declared; no referrer to anywhere."""
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     def who(request: Request) -> Principal:
         found = principal_of(request, accounts)
@@ -118,10 +134,13 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         if wait:
             return JSONResponse({"detail": f"too many failed sign-ins: try again in {wait} s"}, status_code=429, headers={"Retry-After": str(wait)})
         principal = accounts.authenticate(username, password)
+        address = request.client.host if request.client else "?"
         if principal is None:
             throttle.failed(keys)
+            accounts.record_sign_in(username, address, succeeded=False)
             return page(request, "login.html", None, login_csrf=csrf, error="wrong username or password")
         throttle.succeeded(keys)
+        accounts.record_sign_in(principal.name, address, succeeded=True)
         accounts.close_session(request.cookies.get(SESSION_COOKIE))  # whatever session the browser brought ends here
         token, _ = accounts.open_session(principal)
         response = RedirectResponse("/people", status_code=303)
@@ -137,6 +156,10 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
+
+    @web.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi_schema(principal: Annotated[Principal, Depends(who)]) -> JSONResponse:
+        return JSONResponse(web.openapi())
 
     # -- accounts ---------------------------------------------------------------------------
     @web.get("/accounts", response_class=HTMLResponse)
@@ -264,8 +287,9 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         photos: Annotated[list[UploadFile], File()],
         name: Annotated[str, Form()] = "",
         force: Annotated[bool, Form()] = False,
+        replace: Annotated[bool, Form()] = False,
     ) -> Response:
-        result = await _enroll(acting(principal), face_work, person_id, name or None, photos, force)
+        result = await _enroll(acting(principal), face_work, person_id, name or None, photos, force, replace=replace)
         return page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
 
     # -- audit ------------------------------------------------------------------------------
@@ -347,8 +371,9 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
         photos: Annotated[list[UploadFile], File()],
         name: Annotated[str, Form()] = "",
         force: Annotated[bool, Form()] = False,
+        replace: Annotated[bool, Form()] = False,
     ) -> Response:
-        result = await _enroll(acting(principal), face_work, person_id, name or None, photos, force)
+        result = await _enroll(acting(principal), face_work, person_id, name or None, photos, force, replace=replace)
         body = {"person_id": result.person_id, "enrolled": result.enrolled, "reason": result.reason, "photos": [{"photo": p.path, "usable": p.ok, "reason": p.reason} for p in result.photos]}
         return JSONResponse(body, status_code=201 if result.enrolled else 422)
 
@@ -405,10 +430,14 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     return web
 
 
-async def _enroll(gk: App, work: FaceWork, person_id: str, name: str | None, photos: list[UploadFile], force: bool, extend: bool = False):  # type: ignore[no-untyped-def]
+async def _enroll(gk: App, work: FaceWork, person_id: str, name: str | None, photos: list[UploadFile], force: bool, extend: bool = False, replace: bool = False):  # type: ignore[no-untyped-def]
     """Each upload decoded safely (size, type, pixels) and embedded; then one enrollment, which
-    refuses a lookalike of someone enrolled unless forced. Nothing is written on a refusal."""
+    refuses a lookalike of someone enrolled unless forced, and an id already enrolled unless
+    ``replace`` (or ``extend``) says what to do with their face. Nothing is written on a refusal."""
     from gatekeeper.services.enrollment import PhotoResult, embed_image
+
+    if not extend and not replace and find_person(gk.sessions, person_id) is not None:
+        raise HTTPException(409, f"{person_id} is enrolled already: add photos on their page, or ask to replace their face (replace=true)")
 
     if len(photos) > MAX_FILES:
         raise HTTPException(413, f"{len(photos)} photos in one request: at most {MAX_FILES}")
