@@ -447,3 +447,18 @@ def test_sign_ins_and_failed_sign_ins_are_in_the_audit_chain(client: TestClient,
     signed, = gk.audit.query(AuditFilter(decision="signed-in"))
     assert signed.actor == "console:alice" and signed.detail.startswith("from ")
     assert gk.audit.verify() == []
+
+
+def test_sign_in_backs_off_instead_of_locking_out_and_remembers_a_bounded_number_of_names() -> None:
+    from gatekeeper.web.security import LoginThrottle
+
+    throttle = LoginThrottle(max_keys=1000)
+    waits = []
+    for i in range(12):  # a guesser keeps going against alice
+        throttle.failed(["user:alice"], now=float(i * 100))
+        waits.append(throttle.retry_after(["user:alice"], now=float(i * 100)))
+    assert waits[:4] == [0, 0, 0, 0] and waits[4:7] == [3, 5, 9] and max(waits) == 61, waits  # doubling, capped at a minute
+    assert throttle.retry_after(["user:alice"], now=1100.0 + 61) == 0, "after the delay the real alice may try: no lockout"
+    for i in range(30_000):  # made-up names from everywhere
+        throttle.failed([f"user:made-up-{i}", f"addr:10.{i // 65536}.{i // 256 % 256}.{i % 256}"], now=2000.0)
+    assert len(throttle) <= 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict
 
 from fastapi import HTTPException, Request
 
@@ -21,38 +21,48 @@ class NotSignedIn(Exception):
 
 
 class LoginThrottle:
-    """At most ``failures`` wrong passwords per ``window_s`` for one username, and
-    ``address_failures`` for one client address (higher: behind a reverse proxy every client
-    shares one address, and one guesser must not lock everybody out); past either, every
-    attempt is refused (429) until the window has passed, the right password included, so
-    guessing costs the guesser time, not the server's CPU."""
+    """Backoff, never lockout. After ``free`` failures for a key (a username, or a client address:
+    behind a reverse proxy every client shares one, so it gets more), each further attempt must
+    wait a delay that doubles with every failure, up to ``max_delay_s``; a key's count is
+    forgotten ``window_s`` after its last failure, and a right password clears its user's count.
+    Guessing costs the guesser time; the real user waits at most ``max_delay_s``, whoever is
+    guessing. At most ``max_keys`` keys are remembered (the least recently failed go first), so a
+    flood of made-up names cannot grow memory."""
 
-    def __init__(self, failures: int = 5, address_failures: int = 20, window_s: float = 300.0) -> None:
-        self.window_s = window_s
-        self._limits = {"user": failures, "addr": address_failures}
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(self, failures: int = 5, address_failures: int = 20, max_delay_s: float = 60.0, window_s: float = 900.0, max_keys: int = 10_000) -> None:
+        self.window_s, self.max_delay_s, self.max_keys = window_s, max_delay_s, max_keys
+        self._free = {"user": failures, "addr": address_failures}
+        self._seen: OrderedDict[str, tuple[int, float]] = OrderedDict()  # key -> (failures, last failure)
 
     def retry_after(self, keys: list[str], now: float | None = None) -> int:
         """Seconds until these keys (``user:...``, ``addr:...``) may try again; 0 when they may now."""
         now = time.monotonic() if now is None else now
         wait = 0.0
         for key in keys:
-            seen = self._seen[key]
-            while seen and now - seen[0] > self.window_s:
-                seen.popleft()
-            if len(seen) >= self._limits[key.split(":", 1)[0]]:
-                wait = max(wait, self.window_s - (now - seen[0]))
+            failures, last = self._seen.get(key, (0, now))
+            if now - last > self.window_s:
+                self._seen.pop(key, None)
+                continue
+            over = failures - self._free[key.split(":", 1)[0]]
+            if over >= 0:
+                wait = max(wait, last + min(self.max_delay_s, 2.0 ** (over + 1)) - now)
         return int(wait) + 1 if wait > 0 else 0
 
     def failed(self, keys: list[str], now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         for key in keys:
-            self._seen[key].append(now)
+            failures, last = self._seen.pop(key, (0, now))
+            self._seen[key] = (0 if now - last > self.window_s else failures) + 1, now
+        while len(self._seen) > self.max_keys:
+            self._seen.popitem(last=False)
 
     def succeeded(self, keys: list[str]) -> None:
         for key in keys:
             if key.startswith("user:"):  # a right password clears that user's count, not the address's
                 self._seen.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def principal_of(request: Request, accounts: Accounts) -> Principal | None:
