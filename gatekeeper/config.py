@@ -179,7 +179,11 @@ class DoorSettings(BaseModel):
     # admin says, here, that the relay cannot check a signature (a warning is logged at start).
     actuator_allow_unsigned: bool = Field(False, description="allow webhook unlocks without actuator_secret (anyone on the network could open the door)")
     actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0)
-    snapshots: bool = False
+    # Face snapshots, sealed, as evidence of who really came in: of every grant (default), of
+    # every decision, or none. They go with the person (removal, anonymisation) and with
+    # retention (`audit purge`, and snapshot_retention_days for the files alone).
+    snapshots: Literal["off", "grants", "all"] = "grants"
+    snapshot_retention_days: int = Field(90, ge=1, le=3650, description="door snapshots older than this are deleted (their audit rows stay)")
     # face: everyone enrolled is found by their face alone (1:N). card+face: a badge names who
     # claims to be at the door and the face is checked against that one person (1:1): what a
     # site of thousands needs (see `gatekeeper people list` for what the face alone gives at its
@@ -195,6 +199,14 @@ class DoorSettings(BaseModel):
     gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0)
     reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0)
     reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0)
+
+    @field_validator("snapshots", mode="before")
+    @classmethod
+    def _snapshots_as_before(cls, value: object) -> object:
+        """Earlier releases took true/false: true kept every decision's face, false none."""
+        if isinstance(value, bool) or str(value).lower() in ("true", "false", "1", "0", "yes", "no"):
+            return "all" if str(value).lower() in ("true", "1", "yes") else "off"
+        return value
 
     @model_validator(mode="after")
     def _door_relations(self) -> Self:

@@ -231,3 +231,13 @@ def test_a_date_only_end_is_the_end_of_that_day_at_each_door(make_app, settings)
     refused = gk.access.check("contractor-1", "berlin", at("2026-03-30T00:01+02:00"))
     assert not refused.permitted and "access ended with 2026-03-29 (Europe/Berlin at this door)" in refused.reason
     assert gk.access.person("contractor-1").valid_until == date(2026, 3, 29)
+
+
+def test_a_door_name_cannot_carry_terminal_or_bidi_controls(make_app) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.core.access import AccessPolicyError
+
+    gk = make_app()
+    for name in ("Front\x1b[2J", "Lobby\u202e", "bell\x07"):
+        with pytest.raises(AccessPolicyError, match="control or invisible"):
+            gk.access.set_door("front", name=name)
+    gk.access.set_door("front", name="Front door, ground floor")

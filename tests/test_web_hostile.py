@@ -146,13 +146,31 @@ def test_a_huge_photo_being_checked_does_not_freeze_the_console(console) -> None
         worker = threading.Thread(target=lambda: done.append(client.post(f"{base}/api/v1/verify", files=[("photo", ("big.jpg", big, "image/jpeg"))], headers={"X-CSRF-Token": csrf}).status_code))
         worker.start()
         time.sleep(0.5)  # the upload is in and being worked on
-        slowest = 0.0
+        slowest, served = 0.0, 0
         with httpx.Client(timeout=30) as other:
-            while worker.is_alive() and slowest < 2.0:
+            while worker.is_alive() and slowest < 3.0:
                 started = time.monotonic()
                 assert other.get(f"{base}/login").status_code == 200
-                slowest = max(slowest, time.monotonic() - started)
+                slowest, served = max(slowest, time.monotonic() - started), served + 1
                 time.sleep(0.1)
         worker.join(timeout=120)
     assert done and done[0] in (200, 413, 422), done
-    assert slowest < 1.0, f"GET /login took {slowest:.2f} s while a photo was checked"
+    # Two cores shared with the face work: a page may wait for the CPU, never for the whole check.
+    assert served >= 3 and slowest < 2.0, f"{served} pages served while a photo was checked, the slowest in {slowest:.2f} s"
+
+
+def test_an_upload_that_would_fill_the_disk_is_refused_before_it_is_read(console, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The temporary folder shares a disk with the door's database: an admin's upload that would
+    leave under 1 GiB free there is refused (507) and nothing is spooled."""
+    import shutil
+    from collections import namedtuple
+
+    base, spool = console
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10 * 2**30, 9 * 2**30 + 2**29, 2**30 + 2**20))
+    with httpx.Client(timeout=30) as client:
+        csrf = _sign_in(client, base)
+        photo = [("photos", ("a.jpg", b"\xff\xd8" + b"\0" * (4 * 2**20), "image/jpeg"))]
+        refused = client.post(f"{base}/enroll", data={"person_id": "emp-1", "csrf": csrf}, files=photo)
+    assert refused.status_code == 507 and "free disk space" in refused.json()["detail"]
+    assert _largest_spooled(spool) == 0

@@ -91,6 +91,20 @@ class DoorPolicy:
         track.decided = True
         return _denial(track.votes, candidates, best, second)
 
+    def unfinished(self, track: TrackVotes) -> Verdict | None:
+        """The row for a visit that ended undecided (the face left, or the track aged out): None
+        when it was decided or never showed a usable face. Names whom it was leaning to."""
+        if track.decided or all(v.kind == VoteKind.LOW_QUALITY for v in track.votes):
+            return None
+        counts = Counter(v.person_id for v in track.votes if v.kind == VoteKind.PERSON)
+        leader = counts.most_common(1)[0][0] if counts else None
+        if self._winner(track.votes) is not None and self.rules.blink is not None and track.blink_depth < self.rules.blink:
+            detail = f"left before the liveness check ended (deepest blink {track.blink_depth:.2f}, needs {self.rules.blink:.2f})"
+        else:
+            usable = sum(v.kind != VoteKind.LOW_QUALITY for v in track.votes)
+            detail = f"left after {usable} usable frame{'s' if usable != 1 else ''}: the same person must win {self.rules.votes_needed} of {self.rules.votes_window}"
+        return Verdict(Decision.DENIED_INCOMPLETE, None, None, None, detail, leader)
+
     def _not_live(self, track: TrackVotes, now: float) -> tuple[str | None, bool]:
         """(why the track is not live, or None; whether it may still prove it by blinking)."""
         if self.rules.liveness is None:

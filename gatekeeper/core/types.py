@@ -45,6 +45,7 @@ class Decision(StrEnum):
     DENIED_QUALITY = "denied-quality"
     DENIED_SPOOF = "denied-spoof"  # matched someone, but the face was not live (a photo)
     DENIED_NOT_PERMITTED = "denied-not-permitted"  # recognised and live, but the access policy says no
+    DENIED_INCOMPLETE = "denied-incomplete"  # the visit ended before it could be decided (what was missing is in the detail)
     DENIED_UNKNOWN_BADGE = "denied-unknown-badge"  # card + face: a badge nobody holds, or whose holder is suspended
     DENIED_MISMATCH = "denied-mismatch"  # card + face: the face is not the badge holder's
     DENIED_CLAIM_EXPIRED = "denied-claim-expired"  # card + face: no face of the badge holder decided in time

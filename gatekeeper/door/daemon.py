@@ -45,6 +45,7 @@ from gatekeeper.door.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)
 SEALED_SNAPSHOT = ".jpg.sealed"
+SNAPSHOT_SWEEP_S = 3600.0  # how often old snapshot files are looked for
 REPLAY_FPS = 15.0  # replayed files run on a synthetic clock, so votes and cooldowns are repeatable
 
 
@@ -91,11 +92,13 @@ class DoorDaemon:
         self._checked_at = time.monotonic()
         self._heartbeat = DoorPulse(settings.door_id, pipeline.encoder.version)
         self._stale: str | None = None  # why the gallery in memory is not known to be current
+        self._swept_at = float("-inf")  # when old snapshot files were last deleted
         self._last_stale_log = float("-inf")
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, source: FrameSource, stop: threading.Event) -> DaemonStats:
         reader = FrameReader(source, drop_stale=not source.finite, on_event=self._camera_event, backoff_initial_s=self.settings.reconnect_initial_s, backoff_max_s=self.settings.reconnect_max_s)
+        now = 0.0
         reader.start()
         if self.settings.door_mode != "face" and self.settings.badge_source is not None:
             BadgeReader(self.settings.badge_source, self.badges, stop).start()
@@ -113,6 +116,10 @@ class DoorDaemon:
         finally:
             reader.stop()
             reader.join(timeout=5)
+            try:
+                self._close_visits(self.tracker.end_all(), now)
+            except Exception:
+                log.exception("could not record the visits still open at the end")
             self.events.close()
         return self.stats
 
@@ -137,6 +144,7 @@ class DoorDaemon:
         passive, eyes = self._liveness_plan(faces, now)
         self.pipeline.embed_with_liveness(frame, faces, self.pipeline.door, passive, eyes)
         tracks = self.tracker.update([(f.detection.box, f.embedding) for f in faces], now)
+        self._close_visits(self.tracker.take_ended(), now)
         claim = self._current_claim(now)
         if claim is not None:
             return self._decide_claim(claim, faces, tracks, frame, now)
@@ -191,7 +199,7 @@ class DoorDaemon:
         for badge in self.badges.drain():
             holder = self.access.badge_holder(badge) if BADGE_NUMBER.fullmatch(badge) else None
             if holder is None:
-                self._record_claim(Verdict(Decision.DENIED_UNKNOWN_BADGE, None, None, None, self._badge_refusal(badge)))
+                self._record_faceless(Verdict(Decision.DENIED_UNKNOWN_BADGE, None, None, None, self._badge_refusal(badge)))
                 continue
             self._expire_claim("another badge was presented")
             self.claim = Claim(badge, holder, now)
@@ -209,7 +217,7 @@ class DoorDaemon:
     def _expire_claim(self, why: str) -> None:
         if self.claim is not None:
             claim, self.claim = self.claim, None
-            self._record_claim(Verdict(Decision.DENIED_CLAIM_EXPIRED, claim.person_id, None, None, f"badge {claim.badge}: {why}"))
+            self._record_faceless(Verdict(Decision.DENIED_CLAIM_EXPIRED, claim.person_id, None, None, f"badge {claim.badge}: {why}"))
 
     def _decide_claim(self, claim: Claim, faces: list[AnalysedFace], tracks: list[Track], frame: np.ndarray, now: float) -> list[Verdict]:
         """1:1 against the badge holder, for the largest usable face (the one at the reader). One
@@ -223,7 +231,7 @@ class DoorDaemon:
         if similarity is None:  # the holder is no longer enrolled (removed since the badge was given)
             self.claim = None
             verdict = Verdict(Decision.DENIED_UNKNOWN_BADGE, claim.person_id, None, None, f"badge {claim.badge}: its holder is not enrolled")
-            self._record_claim(verdict)
+            self._record_faceless(verdict)
             return [verdict]
         candidates = [Candidate(claim.person_id, similarity)]
         verdict = self.claim_policy.judge(claim.track(track.track_id), self.claim_policy.frame_vote(candidates), candidates, now, face.liveness, track.blink(face.eyes))
@@ -244,9 +252,19 @@ class DoorDaemon:
         detail = f"badge {claim.badge}: face is not its holder's (similarity {similarity:.3f} < {self.thresholds.card:.3f})"
         return Verdict(Decision.DENIED_MISMATCH, claim.person_id, similarity, None, detail, who)
 
-    def _record_claim(self, verdict: Verdict) -> None:
-        """A badge decision without a face (unknown badge, expired claim): on record, no unlock."""
-        row = self.audit.record(door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, best=verdict.best,
+    def _close_visits(self, ended: list[Track], now: float) -> None:
+        """Every visit with a usable face ends in a row: one that ended undecided (the person left
+        before N of M frames agreed, or before blinking) is ``denied-incomplete``, saying what was
+        missing; a stranger's is throttled like ``denied-unknown``, an enrolled person's never."""
+        for track in ended:
+            verdict = self.policy.unfinished(track.state)
+            if verdict is not None and (verdict.nearest is not None or self.unknown_rows.due(now)):
+                self._record_faceless(verdict)
+
+    def _record_faceless(self, verdict: Verdict) -> None:
+        """A decision without a face to show (unknown badge, expired claim, a visit that ended
+        undecided): on record, no unlock."""
+        row = self.audit.record(door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest, best=verdict.best,
                                 threshold=self.thresholds.card, model_version=self.pipeline.encoder.version, detail=verdict.detail or None)
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
@@ -270,7 +288,7 @@ class DoorDaemon:
             door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest,
             best=verdict.best, second=verdict.second, threshold=self.thresholds.match if threshold is None else threshold,
             margin=self.thresholds.margin if margin is None else margin, model_version=self.pipeline.encoder.version, quality=_evidence(face, verdict),
-            snapshot=self._snapshot(face, frame), detail=verdict.detail or None,
+            snapshot=self._snapshot(verdict, face), detail=verdict.detail or None,
         )
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
@@ -296,18 +314,19 @@ class DoorDaemon:
         except Exception:
             log.exception("%s: door template for %s not kept", self.settings.door_id, verdict.person_id)
 
-    def _snapshot(self, face: AnalysedFace, frame: np.ndarray) -> str | None:
-        if not self.settings.snapshots:
+    def _snapshot(self, verdict: Verdict, face: AnalysedFace) -> str | None:
+        """The face as evidence, sealed: by default of every grant (who really came in, when a
+        stranger is let in as an employee), or of every decision, or none (``snapshots``)."""
+        if self.settings.snapshots == "off" or (self.settings.snapshots == "grants" and verdict.decision != Decision.GRANTED):
             return None
         folder = self.settings.snapshot_dir
         # Absolute, so removal and purge find the file from any working directory; the random
-        # part keeps two faces in one frame from sharing a file. With a template key the face is
-        # sealed like the templates (`gatekeeper audit snapshot` opens it).
-        suffix = SEALED_SNAPSHOT if self.codec.encrypting else ".jpg"
-        path = (folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}-{uuid.uuid4().hex[:8]}{suffix}").resolve()
+        # part keeps two faces in one frame from sharing a file. Sealed with the template key, or
+        # without one a key derived from the audit key (`gatekeeper audit snapshot` opens it).
+        path = (folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{self.stats.frames:08d}-{uuid.uuid4().hex[:8]}{SEALED_SNAPSHOT}").resolve()
         try:
             _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face.crop, cv2.COLOR_RGB2BGR))
-            write_private(path, self.codec.seal(jpeg.tobytes()) if self.codec.encrypting else jpeg.tobytes())
+            write_private(path, self.audit.seal_snapshot(jpeg.tobytes(), self.codec))
         except OSError as exc:  # a snapshot is evidence, not a condition of the decision
             log.error("%s: snapshot not saved (%s); the decision is logged without it", self.settings.door_id, exc)
             path.unlink(missing_ok=True)
@@ -352,11 +371,29 @@ class DoorDaemon:
         with self.sessions() as session:
             return load_access_policy(session, self.settings.timezone)
 
+    def expire_snapshots(self, force: bool = False) -> int:
+        """Delete snapshot files older than ``snapshot_retention_days`` (their rows stay, and say
+        a snapshot was taken), at most once an hour; how many went. Never a door fault."""
+        if not force and time.monotonic() - self._swept_at < SNAPSHOT_SWEEP_S:
+            return 0
+        self._swept_at = time.monotonic()
+        cutoff = time.time() - self.settings.snapshot_retention_days * 86400
+        gone = 0
+        try:
+            for path in self.settings.snapshot_dir.glob("*.jpg*"):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    gone += 1
+        except OSError as exc:
+            log.error("%s: old snapshots not deleted (%s)", self.settings.door_id, exc)
+        return gone
+
     def refresh_gallery(self, force: bool = False) -> None:
         """Pick up enrollments, removals and access changes (a lockdown) made by other processes:
         two cheap generation checks."""
         if not force and time.monotonic() - self._checked_at < self.settings.gallery_refresh_s:
             return
+        self.expire_snapshots()
         self._checked_at = time.monotonic()
         try:
             with self.sessions() as session:

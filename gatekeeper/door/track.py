@@ -67,12 +67,15 @@ class FaceTracker:
         self.max_age_s = max_age_s
         self.appearance_window = appearance_window
         self.tracks: dict[int, Track] = {}
+        self._ended: list[Track] = []  # visits over since the last take_ended()
         self._next = 1
 
     def update(self, faces: list[tuple[np.ndarray, np.ndarray | None]], now: float) -> list[Track]:
         """One track per (box, embedding or None), in the order given. A face without an embedding
         (not usable) is matched on position alone: it cannot prove it is someone else."""
-        self.tracks = self._alive(now)
+        alive = self._alive(now)
+        self._ended += [t for k, t in self.tracks.items() if k not in alive]
+        self.tracks = alive
         free = dict(self.tracks)
         out = []
         for box, embedding in faces:
@@ -82,7 +85,7 @@ class FaceTracker:
             else:
                 if best is not None:
                     del free[best.track_id]  # another person in that spot: the earlier visit is over
-                    del self.tracks[best.track_id]
+                    self._ended.append(self.tracks.pop(best.track_id))
                 best = Track(self._next, box, now, started=now)
                 self.tracks[best.track_id] = best
                 self._next += 1
@@ -91,6 +94,18 @@ class FaceTracker:
                 best.appearance = (best.appearance + [embedding])[-self.appearance_window :]
             out.append(best)
         return out
+
+    def take_ended(self) -> list[Track]:
+        """The visits that ended (a gap, their maximum age, someone else in their spot) since the
+        last call."""
+        ended, self._ended = self._ended, []
+        return ended
+
+    def end_all(self) -> list[Track]:
+        """Every visit, ended now (the stream is over)."""
+        ended = self.take_ended() + list(self.tracks.values())
+        self.tracks = {}
+        return ended
 
     def continuing(self, boxes: list[np.ndarray], now: float) -> list[Track | None]:
         """The track each box would continue by position alone (None: a new visit), without changing

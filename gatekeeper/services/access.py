@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.access import ALWAYS, AccessAnswer, AccessPolicy, AccessPolicyError, Bound, parse_windows, zone
 from gatekeeper.core.types import Decision
-from gatekeeper.identifiers import BADGE_NUMBER, PERSON_ID
+from gatekeeper.identifiers import BADGE_NUMBER, PERSON_ID, InvalidIdentifier, clean_text
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.storage import models
 from gatekeeper.storage.access import aware, bump_access_generation, load_access_policy, schedule_of
@@ -139,6 +139,11 @@ class AccessAdmin:
         check_name("door", door_id)
         if door_id == "admin":
             raise AccessPolicyError("door name 'admin' is reserved: the audit log's admin rows use it")
+        if name is not None:
+            try:
+                name = clean_text(name, "door name", 128)
+            except InvalidIdentifier as exc:
+                raise AccessPolicyError(str(exc)) from exc
         zone(tz_name or self.site_timezone)
         with self._change() as session:
             door = session.get(models.Door, door_id)

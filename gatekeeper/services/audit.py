@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,6 +74,10 @@ class Anonymisation:
 class AuditTamperError(EnvironmentFault):
     """The chain's head pointer does not verify: nothing is appended to a log that was altered
     (or is opened with another audit key); the door stays shut because grants cannot be logged."""
+
+
+SNAPSHOT_PURPOSE = "door snapshot seal"
+_SNAPSHOT_TAG = b"GKsn"
 
 
 class AuditLog:
@@ -248,7 +253,21 @@ class AuditLog:
             data = Path(row.snapshot).read_bytes()
         except OSError as exc:
             raise InputError(f"event {event_id}: snapshot {row.snapshot}: {exc.strerror or exc}") from exc
-        return codec.unseal(data) if row.snapshot.endswith(".sealed") else data
+        if not row.snapshot.endswith(".sealed"):
+            return data  # written in the clear by an older release
+        if data.startswith(_SNAPSHOT_TAG):
+            try:
+                return Fernet(self.derived_key(SNAPSHOT_PURPOSE)).decrypt(data[len(_SNAPSHOT_TAG) :])
+            except InvalidToken as exc:
+                raise InputError(f"event {event_id}: snapshot {row.snapshot} does not open with this installation's audit key") from exc
+        return codec.unseal(data)
+
+    def seal_snapshot(self, jpeg: bytes, codec: TemplateCodec) -> bytes:
+        """A face snapshot as it is written: sealed with the template key when one is set, else
+        with a key derived from the audit key (outside the database). Never a face in the clear."""
+        if codec.encrypting:
+            return codec.seal(jpeg)
+        return _SNAPSHOT_TAG + Fernet(self.derived_key(SNAPSHOT_PURPOSE)).encrypt(jpeg)
 
     def snapshots_older_than(self, cutoff: datetime) -> list[str]:
         with self.sessions() as session:

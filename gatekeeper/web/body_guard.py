@@ -11,6 +11,8 @@ Content-Length is cut off with 413. Only sign-in takes an anonymous body, and a 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,6 +22,10 @@ from gatekeeper.services.accounts import Accounts
 from gatekeeper.web.security import SAFE_METHODS, principal_of
 
 ANONYMOUS_PATHS = {"/login": 16 * 1024}  # path -> the largest body it takes from anyone
+# Uploads are spooled to the temporary folder; where that shares a disk with the door's database,
+# a full disk would make the door refuse everyone (it cannot write its audit row). An upload
+# that would leave less than this free there is refused (507) before a byte of it is read.
+MIN_FREE_BYTES = 1024 * 1024 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -45,6 +51,9 @@ class BodyGuard:
                 await _answer(send, 401, {"detail": "sign in, or send Authorization: Bearer <API token>"})
             else:
                 await _answer(send, 303, None, [(b"location", b"/login")])
+            return
+        if not _room_for(int(declared) if declared.isdigit() else limit):
+            await _answer(send, 507, {"detail": "too little free disk space for this upload: the door's database needs it; try later or free space"})
             return
         await self._counted(scope, receive, send, limit)
 
@@ -78,6 +87,15 @@ class BodyGuard:
         except BodyTooLarge:
             if not replaced:
                 await _answer(send, 413, {"detail": f"request body larger than {limit} bytes"})
+
+
+def _room_for(size: int) -> bool:
+    """Whether the temporary folder keeps MIN_FREE_BYTES free after a body of ``size`` bytes."""
+    try:
+        free = shutil.disk_usage(tempfile.gettempdir()).free
+    except OSError:
+        return False  # cannot tell: fail closed for the upload (the door is what matters)
+    return free - size >= MIN_FREE_BYTES
 
 
 async def _answer(send: Send, status: int, body: dict[str, str] | None, headers: list[tuple[bytes, bytes]] | None = None) -> None:
