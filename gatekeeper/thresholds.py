@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from gatekeeper.config import Settings
@@ -112,10 +113,16 @@ class DecisionThresholds:
         return replace(self.rules(cooldown_s), match=self.card, margin=0.0)
 
 
+@lru_cache(maxsize=4)
+def _shipped_calibration(model: str) -> dict[str, Any]:
+    """The manifest's calibration, read once per process: the console asks on every page of people."""
+    return manifest_calibration(model)
+
+
 def door_outlook(settings: Settings, enrolled: int) -> str | None:
     """What the face alone gives a gallery of ``enrolled`` people at these settings, in one line
     (read from the model manifest: no model is loaded). None without an open-set calibration."""
-    point = DecisionThresholds.from_calibration(settings, settings.model, manifest_calibration(settings.model)).predicted_at(enrolled)
+    point = DecisionThresholds.from_calibration(settings, settings.model, _shipped_calibration(settings.model)).predicted_at(enrolled)
     if point is None:
         return None
     return f"door, face alone (target {settings.max_stranger_rate:.2%} strangers per visit): {point.summary()}"

@@ -4,6 +4,8 @@ $GATEKEEPER_DATASETS and skip, saying so, where they are absent."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +117,31 @@ def db_url(request, tmp_path: Path):  # type: ignore[no-untyped-def]
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def serve_console(gk) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The web console of ``gk`` served by uvicorn on a free loopback port, in a thread; yields
+    its base URL and stops it afterwards."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from gatekeeper.web.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(gk), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

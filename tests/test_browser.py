@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 
 from gatekeeper.demo import astronaut
 from gatekeeper.services.accounts import Accounts
+from tests.conftest import serve_console
 
 CHROMIUM = os.environ.get("GATEKEEPER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -31,26 +29,12 @@ if not shutil.which(CHROMIUM) and not Path(CHROMIUM).is_file():
 @pytest.fixture
 def console(make_app) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
     """The console on a free loopback port, with an admin (alice) and an auditor (bob)."""
-    import uvicorn
-
-    from gatekeeper.web.app import create_app
-
     gk = make_app()
     accounts = Accounts(gk.sessions, gk.audit, "test")
     accounts.create_user("alice", PASSWORD, "admin")
     accounts.create_user("bob", PASSWORD, "auditor")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(gk), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", gk
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_console(gk) as base:
+        yield base, gk
 
 
 @pytest.fixture

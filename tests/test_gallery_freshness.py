@@ -89,15 +89,23 @@ def test_a_wrong_template_key_is_refused_before_anything_is_written(lfw: Path, m
     assert settings.index_path.read_bytes() == index_before
 
 
-def test_a_forged_index_file_is_never_served(lfw: Path, make_app, settings) -> None:  # type: ignore[no-untyped-def]
-    """The attacker can write gallery.faiss only: they put their own embedding under the victim's
-    id, stamped with the database's current generation and model, in the file's old plain format."""
-    (victim, victim_photos), (attacker, attacker_photos) = lfw_people(lfw, 2, 2, skip=70)
+def _attackers_index(lfw: Path, make_app):  # type: ignore[no-untyped-def]
+    """A victim enrolled; an index mapping the attacker's own face to the victim's id, stamped
+    with the database's current generation and model. Returns (admin app, forged index, the
+    victim's photos, the attacker's photos)."""
+    (victim, victim_photos), (_, attacker_photos) = lfw_people(lfw, 2, 2, skip=70)
     admin = make_app()
     assert admin.enrollment.enroll(victim, victim, [admin.enrollment.embed_photo(victim_photos[0])]).enrolled
     mine = admin.enrollment.embed_photo(attacker_photos[0]).embedding
     genuine = admin.gallery()
     forged = GalleryIndex.build(mine[None], np.array([next(iter(genuine.people))]), [victim], mine.shape[0], genuine.generation, genuine.model_version)
+    return admin, forged, victim_photos, attacker_photos
+
+
+def test_a_forged_index_file_is_never_served(lfw: Path, make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    """The attacker can write gallery.faiss only: they put their own embedding under the victim's
+    id, stamped with the database's current generation and model, in the file's old plain format."""
+    admin, forged, victim_photos, attacker_photos = _attackers_index(lfw, make_app)
     import faiss
 
     buf = io.BytesIO()
@@ -146,12 +154,7 @@ def test_an_index_sealed_with_what_the_database_holds_is_never_served(lfw: Path,
     from gatekeeper.storage.database import index_seal_key
     from gatekeeper.storage.templates import IndexSeal
 
-    (victim, victim_photos), (attacker, attacker_photos) = lfw_people(lfw, 2, 2, skip=70)
-    admin = make_app()
-    assert admin.enrollment.enroll(victim, victim, [admin.enrollment.embed_photo(victim_photos[0])]).enrolled
-    mine = admin.enrollment.embed_photo(attacker_photos[0]).embedding
-    genuine = admin.gallery()
-    forged = GalleryIndex.build(mine[None], np.array([next(iter(genuine.people))]), [victim], mine.shape[0], genuine.generation, genuine.model_version)
+    admin, forged, victim_photos, attacker_photos = _attackers_index(lfw, make_app)
     with admin.sessions() as s:
         database_key = index_seal_key(s)  # what migration 0005 keeps in the database's meta table
     forged.save(settings.index_path, IndexSeal(database_key))

@@ -16,6 +16,7 @@ import pytest
 
 from gatekeeper.services.accounts import Accounts
 from gatekeeper.web.uploads import MAX_REQUEST_BYTES
+from tests.conftest import serve_console
 
 PASSWORD = "correct horse battery staple"
 
@@ -23,27 +24,13 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def console(make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:  # type: ignore[no-untyped-def]
     """The console on a free loopback port; its temporary files go to a folder the test watches."""
-    import uvicorn
-
-    from gatekeeper.web.app import create_app
-
     spool = tmp_path / "spool"
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     gk = make_app()
     Accounts(gk.sessions, gk.audit, "test").create_user("alice", PASSWORD, "admin")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(gk), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", spool
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_console(gk) as base:
+        yield base, spool
 
 
 def _largest_spooled(spool: Path) -> int:
