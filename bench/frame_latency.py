@@ -35,7 +35,7 @@ from load import busy_neighbour  # noqa: E402
 
 from gatekeeper.config import Settings  # noqa: E402
 from gatekeeper.vision.detect import TRAINING_PROFILE, DetectorProfile, FaceDetector, use_opencv_resampling  # noqa: E402
-from gatekeeper.gallery import GalleryIndex  # noqa: E402
+from gatekeeper.match.gallery import GalleryIndex  # noqa: E402
 from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline, PipelineProfile, door_profile  # noqa: E402
 
 STAGES = ("detect", "align+quality", "liveness", "embed", "search", "total")

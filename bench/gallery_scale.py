@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gatekeeper.config import Settings  # noqa: E402
 from gatekeeper.core import Candidate, Decision, DoorPolicy, VoteKind  # noqa: E402
 from gatekeeper.core.policy import TrackVotes  # noqa: E402
-from gatekeeper.thresholds import DecisionThresholds  # noqa: E402
+from gatekeeper.match.thresholds import DecisionThresholds  # noqa: E402
 from gatekeeper.training.scale_data import Faces, protocol  # noqa: E402
 from gatekeeper.vision.encoder import FaceEncoder  # noqa: E402
 

@@ -31,7 +31,7 @@ def child(frames: int, threads: int, loaded: bool) -> dict[str, float]:
 
     from gatekeeper.app import App
     from gatekeeper.config import Settings
-    from gatekeeper.gallery import GalleryIndex
+    from gatekeeper.match.gallery import GalleryIndex
 
     pipeline = App(Settings(threads=threads)).pipeline
     rng = np.random.default_rng(0)

@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from gatekeeper.core import DoorPolicy
     from gatekeeper.door.actuate import DoorActuator
     from gatekeeper.door.daemon import DoorDaemon
-    from gatekeeper.gallery import GalleryIndex
+    from gatekeeper.match.gallery import GalleryIndex
     from gatekeeper.services.access import AccessAdmin
     from gatekeeper.services.door_templates import DoorTemplates
     from gatekeeper.services.enrollment import Enrollment
     from gatekeeper.services.privacy import ForgetReport
-    from gatekeeper.thresholds import DecisionThresholds
+    from gatekeeper.match.thresholds import DecisionThresholds
     from gatekeeper.vision.encoder import FaceEncoder
     from gatekeeper.vision.pipeline import FacePipeline
 
@@ -75,7 +75,7 @@ class App:
 
     @cached_property
     def thresholds(self) -> DecisionThresholds:
-        from gatekeeper.thresholds import DecisionThresholds
+        from gatekeeper.match.thresholds import DecisionThresholds
 
         return DecisionThresholds.resolve(self.settings, self.pipeline.encoder.card)
 

@@ -65,7 +65,7 @@ class StorageSettings(BaseModel):
 class EncoderSettings(BaseModel):
     """Which face encoder runs, and how much of the box it may use."""
 
-    model: str = "doornet-v2"
+    model: str = Field("doornet-v2", description="face encoder: a manifest in models/ (changing it re-embeds the gallery: gatekeeper migrate)")
     # bench/threads_under_load.py, OMP_WAIT_POLICY=PASSIVE: 1 thread was best idle and loaded on an
     # Intel Xeon VM (p95 29.6 / 30.7 ms vs 41.9 / 36.0 with 2) and a tie loaded on an AMD EPYC one
     # (63.9 vs 62.1 ms); it also leaves a core to the video decoder and whatever else shares the box.
@@ -98,13 +98,13 @@ class QualitySettings(BaseModel):
     """The quality gate a face must pass. Enrollment takes smaller faces than the door (a badge
     photo often frames the face small) but is otherwise held to the same bars."""
 
-    min_detection_score: float = Field(0.90, ge=0.0, le=1.0)
-    min_inter_eye_px: float = Field(40.0, gt=0.0, le=1000.0)
+    min_detection_score: float = Field(0.90, ge=0.0, le=1.0, description="detector confidence a face needs to count at all")
+    min_inter_eye_px: float = Field(40.0, gt=0.0, le=1000.0, description="door: smallest face, as pixels between the eyes")
     min_enroll_inter_eye_px: float = Field(32.0, gt=0.0, le=1000.0, description="LFW-like 250 px portraits have ~43 px")
-    min_sharpness: float = Field(25.0, ge=0.0)
-    max_yaw: float = Field(0.45, gt=0.0, le=1.0)
-    min_brightness: float = Field(40.0, ge=0.0, le=255.0)
-    max_brightness: float = Field(220.0, ge=0.0, le=255.0)
+    min_sharpness: float = Field(25.0, ge=0.0, description="variance of the Laplacian on the aligned face: below it, blurred")
+    max_yaw: float = Field(0.45, gt=0.0, le=1.0, description="head turn estimated from the landmarks: beyond it, too far turned")
+    min_brightness: float = Field(40.0, ge=0.0, le=255.0, description="mean grey level of the face: below it, too dark")
+    max_brightness: float = Field(220.0, ge=0.0, le=255.0, description="mean grey level of the face: above it, overexposed")
     # Enrollment takes a photo's most prominent face (size, discounted by distance from the centre)
     # and refuses the photo only when the next face is at least this prominent relative to it.
     second_face_ratio: float = Field(0.8, gt=0.0, le=1.0, description="enrollment: refuse a photo whose second face is this prominent relative to the first")
@@ -130,19 +130,19 @@ class DecisionSettings(BaseModel):
     max_duplicate_rate: float = Field(0.01, gt=0.0, le=0.2, description="enrollment: share of distinct newcomers that may be refused as looking like someone enrolled")
     # fusion: match each track's quality-weighted mean embedding of its last votes_window frames;
     # vote: match each frame alone. Either way the same person must win votes_needed of them.
-    decision_rule: Literal["fusion", "vote"] = "fusion"
-    votes_needed: int = Field(2, ge=1, le=30)
-    votes_window: int = Field(3, ge=1, le=30)
-    cooldown_s: float = Field(10.0, ge=0.0, le=3600.0)
+    decision_rule: Literal["fusion", "vote"] = Field("fusion", description="fusion: match each track's mean embedding; vote: match each frame alone")
+    votes_needed: int = Field(2, ge=1, le=30, description="the same person must win this many ...")
+    votes_window: int = Field(3, ge=1, le=30, description="... of a track's last this many frames")
+    cooldown_s: float = Field(10.0, ge=0.0, le=3600.0, description="one grant (one unlock, one audit row) per person per this many seconds")
     # Tracks follow people: a face in a track's spot less similar than this to the track's face is a
     # new visit (default: the model card's FAR 1e-2 point). A track ends after track_max_age_s.
-    track_same_person: float | None = Field(None, ge=0.0, le=1.0)
-    track_max_age_s: float = Field(20.0, gt=0.0, le=3600.0)
-    tailgating: Literal["each-face", "deny-all-if-unknown"] = "each-face"
+    track_same_person: float | None = Field(None, ge=0.0, le=1.0, description="a face in a track's spot less similar than this starts a new visit (default: the model card's)")
+    track_max_age_s: float = Field(20.0, gt=0.0, le=3600.0, description="a track (one visit) ends after this many seconds")
+    tailgating: Literal["each-face", "deny-all-if-unknown"] = Field("each-face", description="several faces at once: decide each, or unlock for nobody while a stranger is among them")
     # A threshold looser than the model card's FAR 1e-2 point lets more than one stranger in a
     # hundred match someone: it is refused unless this says the admin means it.
     accept_loose_threshold: bool = Field(False, description="allow match_threshold below the model card's FAR 1e-2 point")
-    unknown_log_interval_s: float = Field(5.0, ge=0.0, le=3600.0)
+    unknown_log_interval_s: float = Field(5.0, ge=0.0, le=3600.0, description="at most one denied-unknown row per this many seconds")
 
     @model_validator(mode="after")
     def _decision_relations(self) -> Self:
@@ -152,14 +152,16 @@ class DecisionSettings(BaseModel):
 
 
 class LivenessSettings(BaseModel):
-    """Is the face at the door a live person? ``passive+blink`` (default): the MiniFASNet pair on
-    every usable door frame must find the track live (mean score at or above the threshold), which
-    refuses printed photos, and the track must blink within ``liveness_window_s``, which refuses
-    still images that fool the nets (a third of them do). ``passive`` drops the blink: no wait for
-    staff, but still images get in. ``off`` lets a printed photo in. Thresholds default to the
-    calibration in models/liveness.json (bench/liveness.py)."""
+    """Is the face at the door a live person? ``passive`` (default): the MiniFASNet pair scores a
+    visit's first usable frames and their mean must reach the threshold, which refuses printed
+    photos and grants a live person at once (bench/liveness.py: no wait for a blink, which people
+    walking up to a door often do not give for seconds). ``passive+blink`` also waits up to
+    ``liveness_window_s`` for a blink, which refuses still images pasted into the camera's video
+    stream (an injection the camera link must be secured against anyway) at the price of refusing
+    live people who do not blink in time. ``off`` lets a printed photo in. Thresholds default to
+    the calibration in models/liveness.json."""
 
-    liveness: Literal["passive+blink", "passive", "off"] = "passive+blink"
+    liveness: Literal["passive+blink", "passive", "off"] = Field("passive", description="passive: the anti-spoofing nets; passive+blink: also wait for a blink; off: none")
     liveness_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min mean live score of a track to grant")
     liveness_blink_depth: float | None = Field(None, gt=0.0, lt=1.0, description="how far both eyes must close (fraction of open) to count as a blink")
     liveness_window_s: float = Field(4.0, gt=0.0, le=30.0, description="how long a matched, live track may wait for its blink")
@@ -168,37 +170,37 @@ class LivenessSettings(BaseModel):
 class DoorSettings(BaseModel):
     """The door this process runs: its id, camera, actuator and reconnection."""
 
-    door_id: str = Field("door-1", pattern=ID_PATTERN)
-    source: str = "0"
-    actuator: Literal["log", "command", "webhook"] = "log"
-    actuator_command: str | None = None
-    actuator_url: str | None = None
+    door_id: str = Field("door-1", pattern=ID_PATTERN, description="this door's id in the audit log, access policy and MQTT topics")
+    source: str = Field("0", description="camera: a device number, a stream URL (rtsp://, http://), a device node, or a video file or folder of images to replay")
+    actuator: Literal["log", "command", "webhook"] = Field("log", description="what an unlock does: log only, run actuator_command, or POST to actuator_url")
+    actuator_command: str | None = Field(None, description="actuator command: the program run on unlock; {door} and {person} are substituted")
+    actuator_url: str | None = Field(None, description="actuator webhook: the relay controller's URL")
     # Shared with the relay controller: webhook bodies are signed with it (HMAC-SHA256).
-    actuator_secret: SecretStr | None = Field(None, min_length=16)
+    actuator_secret: SecretStr | None = Field(None, min_length=16, description="HMAC-SHA256 key the webhook bodies are signed with (16+ characters)")
     # An unsigned unlock can be sent by anyone on the network path to the relay: refused unless an
     # admin says, here, that the relay cannot check a signature (a warning is logged at start).
     actuator_allow_unsigned: bool = Field(False, description="allow webhook unlocks without actuator_secret (anyone on the network could open the door)")
-    actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0)
+    actuator_timeout_s: float = Field(2.0, gt=0.0, le=60.0, description="an actuator command or webhook taking longer is stopped and the unlock logged as failed")
     # Face snapshots, sealed, as evidence of who really came in: of every grant (default), of
     # every decision, or none. They go with the person (removal, anonymisation) and with
     # retention (`audit purge`, and snapshot_retention_days for the files alone).
-    snapshots: Literal["off", "grants", "all"] = "grants"
+    snapshots: Literal["off", "grants", "all"] = Field("grants", description="sealed face snapshots kept as evidence: of grants, of every decision, or none")
     snapshot_retention_days: int = Field(90, ge=1, le=3650, description="door snapshots older than this are deleted (their audit rows stay)")
     # face: everyone enrolled is found by their face alone (1:N). card+face: a badge names who
     # claims to be at the door and the face is checked against that one person (1:1): what a
     # site of thousands needs (see `gatekeeper people list` for what the face alone gives at its
     # size). card-or-face: a badge when one is presented, the face alone otherwise.
-    door_mode: Literal["face", "card+face", "card-or-face"] = "face"
+    door_mode: Literal["face", "card+face", "card-or-face"] = Field("face", description="face alone (1:N), a badge and the face (1:1), or either")
     badge_source: Path | None = Field(None, description="badge reader: a serial device, FIFO or file giving one badge number per line")
     claim_ttl_s: float = Field(5.0, gt=0.0, le=60.0, description="how long a presented badge waits for its holder's face")
     # Templates that fit the door: after a confident grant the door keeps the frame as a candidate
     # template photo (review: an admin accepts it with `gatekeeper people accept`; auto: added at
     # once), at most door_templates_cap door photos per person. Off: the door keeps no faces.
-    door_templates: Literal["off", "review", "auto"] = "off"
+    door_templates: Literal["off", "review", "auto"] = Field("off", description="keep confident grants' frames as template photos: off, for an admin to accept, or at once")
     door_templates_cap: int = Field(2, ge=1, le=10, description="door photos a person's template may hold")
-    gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0)
-    reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0)
-    reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0)
+    gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0, description="how often a running door looks for gallery changes")
+    reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0, description="first wait before reopening a lost camera (doubling from here)")
+    reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0, description="longest wait between camera reconnection attempts")
 
     @field_validator("snapshots", mode="before")
     @classmethod
@@ -241,13 +243,13 @@ class EventSettings(BaseModel):
     """Decisions published to MQTT for integrations (Home Assistant, Frigate's convention):
     off unless ``mqtt_host`` is set."""
 
-    mqtt_host: str | None = Field(None, max_length=253)
-    mqtt_port: int = Field(1883, ge=1, le=65535)
-    mqtt_tls: bool = False
-    mqtt_ca_file: Path | None = None
-    mqtt_username: str | None = Field(None, max_length=128)
-    mqtt_password: SecretStr | None = None
-    mqtt_topic_prefix: str = Field("gatekeeper", pattern=r"^[A-Za-z0-9_\-/]{1,64}$")
+    mqtt_host: str | None = Field(None, max_length=253, description="MQTT broker; unset: nothing is published")
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="MQTT broker port")
+    mqtt_tls: bool = Field(False, description="connect to the broker over TLS")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate the broker's TLS certificate is checked against (default: the system's)")
+    mqtt_username: str | None = Field(None, max_length=128, description="MQTT user name")
+    mqtt_password: SecretStr | None = Field(None, description="MQTT password (needs mqtt_tls unless the broker is on this box)")
+    mqtt_topic_prefix: str = Field("gatekeeper", pattern=r"^[A-Za-z0-9_\-/]{1,64}$", description="topics are <prefix>/<door_id>/...")
     mqtt_snapshot: bool = Field(False, description="also send the door's face snapshot (base64 JPEG; needs snapshots on)")
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from gatekeeper.app import App
 from gatekeeper.config import Settings
-from gatekeeper.display import audit_table, print_enrollment
+from gatekeeper.cli.display import audit_table, print_enrollment
 from gatekeeper.door.actuate import LogOnlyActuator
 from gatekeeper.door.camera import open_source
 from gatekeeper.services.audit import AuditFilter

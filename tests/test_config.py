@@ -49,7 +49,7 @@ def test_config_show_prints_the_liveness_thresholds_in_force(monkeypatch: pytest
     from typer.testing import CliRunner
 
     from gatekeeper.cli import app
-    from gatekeeper.model_files import MODELS_DIR
+    from gatekeeper.vision.model_files import MODELS_DIR
 
     monkeypatch.setenv("GATEKEEPER_LIVENESS", "passive+blink")
     out = CliRunner().invoke(app, ["config", "show"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from gatekeeper.gallery import GalleryIndex
+from gatekeeper.match.gallery import GalleryIndex
 from gatekeeper.storage.database import gallery_generation
 from gatekeeper.storage.models import Person, Photo
 from tests.conftest import lfw_people
@@ -65,7 +65,7 @@ def test_deleted_index_is_rebuilt_identically(lfw: Path, make_app) -> None:  # t
 
 
 def _seal(gk):  # type: ignore[no-untyped-def]
-    from gatekeeper.gallery import INDEX_SEAL_PURPOSE, gallery_seal
+    from gatekeeper.match.gallery import INDEX_SEAL_PURPOSE, gallery_seal
 
     return gallery_seal(gk.codec, gk.audit.derived_key(INDEX_SEAL_PURPOSE))
 
@@ -164,7 +164,7 @@ def test_enroll_command_reports_per_file_errors(lfw: Path, tmp_path: Path, cli_e
 def test_batch_enrollment_keeps_the_index_equal_to_a_rebuild(lfw: Path, make_app) -> None:  # type: ignore[no-untyped-def]
     """Worker processes embed, the index follows each enrollment in memory, one file write at the
     end: what is saved must be what a rebuild from the database gives."""
-    from gatekeeper.gallery import GalleryIndex, rebuild_from_database
+    from gatekeeper.match.gallery import GalleryIndex, rebuild_from_database
 
     gk = make_app()
     people = lfw_people(lfw, 6, 3, skip=405)

@@ -11,8 +11,8 @@ from gatekeeper.door.camera import CameraError
 from gatekeeper.vision.encoder import ModelFileError
 from gatekeeper.vision.encoders.dlib_dat import DlibFormatError
 from gatekeeper.errors import GatekeeperError
-from gatekeeper.gallery import GalleryModelMismatch
-from gatekeeper.identifiers import InvalidIdentifier
+from gatekeeper.match.gallery import GalleryModelMismatch
+from gatekeeper.core.identifiers import InvalidIdentifier
 from gatekeeper.vision.images import ImageError
 from gatekeeper.vision.pipeline import FaceError
 from gatekeeper.storage.database import DatabaseError

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gatekeeper import gallery
-from gatekeeper.gallery import GalleryIndex
+from gatekeeper.match.gallery import GalleryIndex
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

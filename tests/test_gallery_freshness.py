@@ -17,7 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from gatekeeper.door.actuate import LogOnlyActuator
 from gatekeeper.services.audit import AuditFilter
 from gatekeeper.core import Decision
-from gatekeeper.gallery import GalleryIndex
+from gatekeeper.match.gallery import GalleryIndex
 from gatekeeper.vision.images import read_rgb
 from gatekeeper.storage.models import Meta, Person, Photo
 from gatekeeper.storage.templates import TemplateKeyError

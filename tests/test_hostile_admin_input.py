@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from gatekeeper.door.actuate import ActuatorError, CommandActuator, WebhookActuator
 from gatekeeper.cli import app as cli
 from gatekeeper.config import Settings
-from gatekeeper.display import safe
-from gatekeeper.gallery import GalleryIndex
-from gatekeeper.identifiers import InvalidIdentifier, check_person_id, clean_display_name
-from gatekeeper.model_files import manifest_calibration
+from gatekeeper.cli.display import safe
+from gatekeeper.match.gallery import GalleryIndex
+from gatekeeper.core.identifiers import InvalidIdentifier, check_person_id, clean_display_name
+from gatekeeper.vision.model_files import manifest_calibration
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
@@ -114,7 +114,7 @@ def test_a_config_file_others_can_write_is_refused(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_threshold_looser_than_far_1e2_needs_acknowledgement(encoder) -> None:  # type: ignore[no-untyped-def]
-    from gatekeeper.thresholds import DecisionThresholds
+    from gatekeeper.match.thresholds import DecisionThresholds
 
     with pytest.raises(ValueError, match="accept_loose_threshold"):
         DecisionThresholds.resolve(Settings(match_threshold=0.1), encoder.card)

@@ -14,9 +14,9 @@ import pytest
 from gatekeeper.config import Settings
 from gatekeeper.core.types import Decision
 from gatekeeper.door.actuate import LogOnlyActuator
-from gatekeeper.model_files import MODELS_DIR
+from gatekeeper.vision.model_files import MODELS_DIR
 from gatekeeper.services.audit import AuditFilter
-from gatekeeper.thresholds import liveness_threshold
+from gatekeeper.match.thresholds import liveness_threshold
 from gatekeeper.vision.images import read_rgb
 from gatekeeper.vision.liveness import EyeOpenness, LivenessModelError, PassiveLiveness
 from gatekeeper.vision.pipeline import FacePipeline
@@ -44,7 +44,7 @@ def live_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def door_settings(settings: Settings) -> Settings:
-    """The door's default: passive and blink."""
+    """A door that also asks for a blink (passive+blink)."""
     return settings.model_copy(update={"liveness": "passive+blink"})
 
 
@@ -115,7 +115,7 @@ def test_a_missing_liveness_model_keeps_the_door_shut(tmp_path: Path, live_setti
 
 
 def test_a_liveness_manifest_without_calibration_is_refused(tmp_path: Path, live_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gatekeeper.thresholds as thresholds
+    import gatekeeper.match.thresholds as thresholds
 
     manifest = json.loads((MODELS_DIR / "liveness.json").read_text())
     manifest["calibration"] = {}

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from gatekeeper.door.actuate import LogOnlyActuator
 from gatekeeper.services.audit import AuditFilter
 from gatekeeper.core import Decision
-from gatekeeper.gallery import GalleryModelMismatch
+from gatekeeper.match.gallery import GalleryModelMismatch
 from gatekeeper.vision.images import read_rgb
 from gatekeeper.storage.models import Photo
 from tests.conftest import door_frame, lfw_people

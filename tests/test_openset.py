@@ -12,9 +12,9 @@ import pytest
 
 from gatekeeper.config import Settings
 from gatekeeper.core.openset import OpenSetCalibration
-from gatekeeper.model_files import manifest_calibration
+from gatekeeper.vision.model_files import manifest_calibration
 from gatekeeper.services.audit import AuditFilter
-from gatekeeper.thresholds import DecisionThresholds
+from gatekeeper.match.thresholds import DecisionThresholds
 from gatekeeper.training.openset import MARGINS, THRESHOLDS, granted_counts
 from tests.conftest import door_frame, lfw_people
 

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect
 
-from gatekeeper.gallery import GalleryIndex, GalleryModelMismatch, gallery_seal, load_gallery
+from gatekeeper.match.gallery import GalleryIndex, GalleryModelMismatch, gallery_seal, load_gallery
 from gatekeeper.storage.database import bump_generation, open_database
 from gatekeeper.storage.models import Person
 from gatekeeper.storage.templates import TemplateCodec, TemplateKeyError

@@ -22,7 +22,7 @@ import httpx
 
 from gatekeeper.config import Settings
 from gatekeeper.errors import EnvironmentFault
-from gatekeeper.redaction import redact_url
+from gatekeeper.core.redaction import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from gatekeeper.errors import EnvironmentFault
-from gatekeeper.redaction import redact_source
+from gatekeeper.core.redaction import redact_source
 from gatekeeper.vision.images import PHOTO_SUFFIXES, ImageError, read_rgb
 
 log = logging.getLogger(__name__)

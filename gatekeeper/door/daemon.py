@@ -33,14 +33,14 @@ from gatekeeper.core.policy import TrackVotes
 from gatekeeper.door.claims import BadgeQueue, BadgeReader, Claim
 from gatekeeper.services.door_templates import DoorTemplates, confident_grant
 from gatekeeper.vision.align import ENROLLMENT_KEEPSAKE, align_face
-from gatekeeper.identifiers import BADGE_NUMBER
-from gatekeeper.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, load_gallery
+from gatekeeper.core.identifiers import BADGE_NUMBER
+from gatekeeper.match.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, load_gallery
 from gatekeeper.vision.pipeline import AnalysedFace, FacePipeline
 from gatekeeper.storage.access import access_generation, load_access_policy
 from gatekeeper.storage.database import gallery_generation
 from gatekeeper.storage.files import write_private
 from gatekeeper.storage.templates import TemplateCodec
-from gatekeeper.thresholds import DecisionThresholds
+from gatekeeper.match.thresholds import DecisionThresholds
 from gatekeeper.door.track import FaceTracker, Track
 
 log = logging.getLogger(__name__)

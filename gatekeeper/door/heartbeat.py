@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.gallery import GalleryIndex
+from gatekeeper.match.gallery import GalleryIndex
 from gatekeeper.storage.models import DoorHeartbeat
 
 log = logging.getLogger(__name__)

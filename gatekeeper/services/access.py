@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.access import ALWAYS, AccessAnswer, AccessPolicy, AccessPolicyError, Bound, parse_windows, zone
 from gatekeeper.core.types import Decision
-from gatekeeper.identifiers import BADGE_NUMBER, PERSON_ID, InvalidIdentifier, clean_text
+from gatekeeper.core.identifiers import BADGE_NUMBER, PERSON_ID, InvalidIdentifier, clean_text
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.storage import models
 from gatekeeper.storage.access import aware, bump_access_generation, load_access_policy, schedule_of

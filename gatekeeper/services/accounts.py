@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.types import Decision
 from gatekeeper.errors import InputError
-from gatekeeper.identifiers import PERSON_ID
+from gatekeeper.core.identifiers import PERSON_ID
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.storage.database import take_write_lock
 from gatekeeper.storage.models import ApiToken, ConsoleSession, ConsoleUser

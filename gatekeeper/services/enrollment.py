@@ -33,14 +33,14 @@ from gatekeeper.config import Settings
 from gatekeeper.core.types import Decision
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.duplicates import Clash, PhotoGallery
-from gatekeeper.identifiers import InvalidIdentifier, check_person_id, clean_display_name
-from gatekeeper.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, gallery_seal, load_gallery
+from gatekeeper.core.identifiers import InvalidIdentifier, check_person_id, clean_display_name
+from gatekeeper.match.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, gallery_seal, load_gallery
 from gatekeeper.vision.images import ImageError, read_rgb
 from gatekeeper.vision.pipeline import FaceError, FacePipeline
 from gatekeeper.storage.database import bump_generation, gallery_generation, take_write_lock
 from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
-from gatekeeper.thresholds import DecisionThresholds
+from gatekeeper.match.thresholds import DecisionThresholds
 
 from gatekeeper.errors import InputError
 
@@ -302,7 +302,7 @@ def embed_image(pipeline: FacePipeline, image_rgb: np.ndarray, label: str, sha25
         face = pipeline.enrollment_face(image_rgb, label)
     except FaceError as exc:
         return PhotoResult(label, reason=exc.reason)
-    keepsake = encode_keepsake(align_face(image_rgb, face.detection.landmarks, ENROLLMENT_KEEPSAKE))
+    keepsake = encode_keepsake(align_face(image_rgb, face.detection.landmarks, ENROLLMENT_KEEPSAKE, face.border))
     digest = sha256 or hashlib.sha256(np.ascontiguousarray(image_rgb).tobytes()).hexdigest()
     return PhotoResult(label, embedding=face.embedding, quality=face.quality.as_dict(), sha256=digest, face_crop=keepsake, note=face.note)
 

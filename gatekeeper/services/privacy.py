@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from gatekeeper.identifiers import clean_text
+from gatekeeper.core.identifiers import clean_text
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.enrollment import Enrollment
 

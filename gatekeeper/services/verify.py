@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gatekeeper.core import Candidate, DoorPolicy, Vote, VoteKind
-from gatekeeper.gallery import GalleryIndex
+from gatekeeper.match.gallery import GalleryIndex
 from gatekeeper.vision.images import ImageError, read_rgb
 from gatekeeper.vision.pipeline import FacePipeline
 

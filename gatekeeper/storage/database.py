@@ -11,7 +11,7 @@ from sqlalchemy import Engine, Integer, String, cast, create_engine, event, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.redaction import redact_database_url
+from gatekeeper.core.redaction import redact_database_url
 from gatekeeper.storage.models import Meta, Person
 from gatekeeper.storage.templates import TemplateCodec, TemplateKeyError
 from gatekeeper.errors import EnvironmentFault

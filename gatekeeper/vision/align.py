@@ -59,7 +59,11 @@ def similarity_transform(landmarks: np.ndarray, template: AlignmentTemplate = AR
     return matrix
 
 
-def align_face(image_rgb: np.ndarray, landmarks: np.ndarray, template: AlignmentTemplate = ARCFACE_112) -> np.ndarray:
-    """Warp the face with these landmarks into the template's ``size`` x ``size`` RGB crop."""
+def align_face(image_rgb: np.ndarray, landmarks: np.ndarray, template: AlignmentTemplate = ARCFACE_112, border: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Warp the face with these landmarks into the template's ``size`` x ``size`` RGB crop. Where
+    the crop reaches past the image, the image is mirrored, or filled with ``border`` when given
+    (a face-filling photo: mirroring would put a second chin and forehead where the encoder
+    expects hair and neck)."""
     matrix = similarity_transform(landmarks, template)
-    return cv2.warpAffine(image_rgb, matrix, (template.size, template.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    mode = cv2.BORDER_REFLECT if border is None else cv2.BORDER_CONSTANT
+    return cv2.warpAffine(image_rgb, matrix, (template.size, template.size), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=border or 0)

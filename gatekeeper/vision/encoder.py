@@ -23,7 +23,7 @@ from torch import nn
 
 from gatekeeper.vision.align import TEMPLATES, AlignmentTemplate
 from gatekeeper.errors import EnvironmentFault
-from gatekeeper.model_files import DEFAULT_MODEL, MODELS_DIR, resolve_model_path  # noqa: F401  (re-exported)
+from gatekeeper.vision.model_files import DEFAULT_MODEL, MODELS_DIR, resolve_model_path  # noqa: F401  (re-exported)
 
 
 EMBED_BATCH = 64

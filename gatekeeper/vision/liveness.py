@@ -31,7 +31,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from gatekeeper.errors import EnvironmentFault
-from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR
+from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR
 from gatekeeper.vision.detect import FaceDetection
 
 MANIFEST = LIVENESS_MANIFEST

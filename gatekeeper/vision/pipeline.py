@@ -42,6 +42,7 @@ class AnalysedFace:
     liveness: float | None = None  # passive live score, for usable faces where the profile checks it
     eyes: tuple[float, float] | None = None  # (left, right) eye openness, where the door looks for blinks
     note: str | None = None  # enrollment: which of several faces was taken
+    border: tuple[int, int, int] | None = None  # a face-filling photo: the plain border it was detected and aligned in
 
     @property
     def usable(self) -> bool:
@@ -99,22 +100,27 @@ class FacePipeline:
 
     # -- stages ---------------------------------------------------------------------------------
     def detect(self, image_rgb: np.ndarray, profile: PipelineProfile) -> list[FaceDetection]:
-        """Confident faces, largest first. Low-confidence detections are mostly not faces
-        (patterns, posters): they are dropped rather than reported as low-quality faces."""
-        faces = profile.detector.detect(image_rgb)
-        if profile.pad_tight and fills_frame(faces, image_rgb.shape):
-            faces = detect_with_border(profile.detector, image_rgb)
-        confident = [f for f in faces if f.score >= self.settings.min_detection_score]
-        return sorted(confident, key=lambda f: f.width, reverse=True)
+        """Confident faces, largest first."""
+        return self._detect(image_rgb, profile)[0]
 
-    def align(self, image_rgb: np.ndarray, detection: FaceDetection) -> tuple[np.ndarray, FaceQuality]:
+    def _detect(self, image_rgb: np.ndarray, profile: PipelineProfile) -> tuple[list[FaceDetection], tuple[int, int, int] | None]:
+        """(confident faces, largest first; the plain border they were found in, if any).
+        Low-confidence detections are mostly not faces (patterns, posters): they are dropped
+        rather than reported as low-quality faces."""
+        faces, border = profile.detector.detect(image_rgb), None
+        if profile.pad_tight and fills_frame(faces, image_rgb.shape):
+            faces, border = detect_with_border(profile.detector, image_rgb), BORDER_GREY
+        confident = [f for f in faces if f.score >= self.settings.min_detection_score]
+        return sorted(confident, key=lambda f: f.width, reverse=True), border
+
+    def align(self, image_rgb: np.ndarray, detection: FaceDetection, border: tuple[int, int, int] | None = None) -> tuple[np.ndarray, FaceQuality]:
         """The crop the encoder was trained on, and the face's quality. Quality is measured on
         the fixed ArcFace crop, so its thresholds mean the same thing whatever encoder runs."""
-        quality = assess(detection, align_face(image_rgb, detection.landmarks, ARCFACE_112))
-        return align_face(image_rgb, detection.landmarks, self.encoder.template), quality
+        quality = assess(detection, align_face(image_rgb, detection.landmarks, ARCFACE_112, border))
+        return align_face(image_rgb, detection.landmarks, self.encoder.template, border), quality
 
-    def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile) -> AnalysedFace:
-        return AnalysedFace(detection, crop, quality, profile.gate.problems(quality))
+    def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile, border: tuple[int, int, int] | None = None) -> AnalysedFace:
+        return AnalysedFace(detection, crop, quality, profile.gate.problems(quality), border=border)
 
     def check_liveness(self, image_rgb: np.ndarray, profile: PipelineProfile, passive: list[AnalysedFace], eyes: list[AnalysedFace]) -> None:
         """Sets the passive live score of the usable faces in ``passive`` and the eye openness of
@@ -178,7 +184,8 @@ class FacePipeline:
     def judged_faces(self, image_rgb: np.ndarray, profile: PipelineProfile | None = None) -> list[AnalysedFace]:
         """detect -> align -> judge: every face, largest first, not yet checked or embedded."""
         profile = profile or self.door
-        return [self.judge(det, *self.align(image_rgb, det), profile) for det in self.detect(image_rgb, profile)]
+        faces, border = self._detect(image_rgb, profile)
+        return [self.judge(det, *self.align(image_rgb, det, border), profile, border) for det in faces]
 
     def analyse_photo(self, image_rgb: np.ndarray) -> list[AnalysedFace]:
         """Every face in a photo (any size, thorough detection), judged and embedded as the door

@@ -201,7 +201,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
 
     @web.get("/people", response_class=HTMLResponse)
     def people_page(request: Request, principal: Annotated[Principal, Depends(who)], q: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
-        from gatekeeper.thresholds import door_outlook
+        from gatekeeper.match.thresholds import door_outlook
 
         people, total = search_people(gk.sessions, q, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
         outlook = door_outlook(gk.settings, count_people(gk.sessions))
@@ -263,7 +263,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
 
     @web.post("/people/{person_id}/anonymise")
     def anonymise(person_id: str, reason: Annotated[str, Form()], principal: Annotated[Principal, Depends(changer)]) -> Response:
-        from gatekeeper.identifiers import InvalidIdentifier
+        from gatekeeper.core.identifiers import InvalidIdentifier
         from gatekeeper.services.privacy import anonymise_person
 
         try:

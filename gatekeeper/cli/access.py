@@ -16,7 +16,7 @@ from rich.table import Table
 from gatekeeper.app import App
 from gatekeeper.config import Settings
 from gatekeeper.core.access import ALWAYS, zone
-from gatekeeper.display import safe
+from gatekeeper.cli.display import safe
 
 access_app = typer.Typer(help="Who may open which door, when: doors, schedules, groups, validity, check.", no_args_is_help=True)
 door_app = typer.Typer(help="Door modes: lock a door down (only override groups pass) and release it.", no_args_is_help=True)

@@ -19,15 +19,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from gatekeeper.access_cli import access_app, door_app
+from gatekeeper.cli.access import access_app, door_app
 from gatekeeper.app import App
 from gatekeeper.config import Settings
 from gatekeeper.core.types import Decision
 from gatekeeper.errors import GatekeeperError
-from gatekeeper.redaction import redact_database_url, redact_source
-from gatekeeper.display import audit_table, print_enrollment, safe
+from gatekeeper.core.redaction import redact_database_url, redact_source
+from gatekeeper.cli.display import audit_table, print_enrollment, safe
 from gatekeeper.services.people import count_people, find_person, list_people, names_of
-from gatekeeper.training.cli import calibrate_cmd, eval_app, plot_cmd, train_app
+from gatekeeper.cli.train import calibrate_cmd, eval_app, plot_cmd, train_app
 
 class _RefusalsAreMessages(TyperGroup):
     """Every deliberate refusal (a GatekeeperError, an invalid setting) becomes one clear
@@ -172,7 +172,7 @@ def people_list() -> None:
 
 def _door_outlook(settings: Settings, enrolled: int) -> None:
     """What the face alone gives a gallery of this size (from the model card, no model loaded)."""
-    from gatekeeper.thresholds import door_outlook
+    from gatekeeper.match.thresholds import door_outlook
 
     line = door_outlook(settings, enrolled)
     if line is not None:
@@ -573,7 +573,7 @@ def audit_anonymise(
 def config_show() -> None:
     """Effective settings and where each came from (environment, the file in $GATEKEEPER_CONFIG,
     the model card, or the default); secrets in URLs are shown redacted."""
-    from gatekeeper.settings_report import setting_rows
+    from gatekeeper.cli.settings_report import setting_rows
     settings = Settings()
     table = Table(title="gatekeeper settings")
     for col in ("concern", "setting", "value", "from"):
@@ -586,6 +586,13 @@ def config_show() -> None:
         _door_outlook(settings, count_people(App(settings, create_database=False).sessions))
     except Exception as exc:  # no database yet: the settings are still worth showing
         err.print(f"(no door outlook: {safe(str(exc))})")
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Every setting, its type, default and meaning, as Markdown (the manual's settings reference)."""
+    from gatekeeper.cli.settings_report import reference_markdown
+    typer.echo(reference_markdown())
 
 
 @app.command()

@@ -6,9 +6,9 @@ import os
 import tomllib
 from collections.abc import Iterator
 
-from gatekeeper.redaction import redact_database_url, redact_source, redact_url
+from gatekeeper.core.redaction import redact_database_url, redact_source, redact_url
 from gatekeeper.config import CONCERNS, CONFIG_ENV, Settings, config_path
-from gatekeeper.model_files import LIVENESS_MANIFEST, liveness_calibration, manifest_calibration
+from gatekeeper.vision.model_files import LIVENESS_MANIFEST, liveness_calibration, manifest_calibration
 
 _SECRET_URLS = {"database_url": redact_database_url, "actuator_url": redact_url, "source": redact_source}
 _FROM_LIVENESS = {"liveness_threshold": "passive_threshold", "liveness_blink_depth": "blink_depth"}
@@ -50,3 +50,34 @@ def _from_card(name: str, calibration: dict) -> object:  # type: ignore[type-arg
     if name == "track_same_person":  # as DecisionThresholds resolves it: the card's FAR 1e-2 point
         return calibration.get("far_thresholds", {}).get("0.01", {}).get("threshold", calibration.get("match_threshold"))
     return calibration.get(name)
+
+
+def reference_markdown() -> str:
+    """The settings reference of the manual (docs/reference/settings.md), from the models
+    themselves: each concern's docstring, then each setting's variable, type, default and
+    description, so the manual cannot drift from the code (tests/test_docs.py)."""
+    lines = ["# Settings reference", "",
+             "Every setting is an environment variable `GATEKEEPER_<NAME>` or a key in the TOML file named by",
+             f"`{CONFIG_ENV}`; `gatekeeper config show` prints the values in force and where each came from.",
+             "Generated from `gatekeeper/config.py` by `gatekeeper config reference`.", ""]
+    for concern, model in CONCERNS.items():
+        lines += [f"## {concern}", "", " ".join((model.__doc__ or "").split()), "", "| setting | type | default | what it does |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = "" if field.default is None else f"`{_shown_default(field.default)}`"
+            lines.append(f"| `{name}`<br>`GATEKEEPER_{name.upper()}` | {_type_name(field.annotation)} | {default} | {_cell(field.description or '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _shown_default(value: object) -> str:
+    return str(tuple(value)) if isinstance(value, tuple) else str(value)
+
+
+def _type_name(annotation: object) -> str:
+    text = str(annotation).replace("typing.", "").replace("pathlib.", "").replace("pydantic.types.", "")
+    text = text.replace("<class '", "").replace("'>", "").replace("NoneType", "None")
+    return _cell(text)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")

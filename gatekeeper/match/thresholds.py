@@ -10,7 +10,7 @@ from gatekeeper.config import Settings
 from gatekeeper.core.openset import OpenSetCalibration, OperatingPoint
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.errors import InputError
-from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration, manifest_calibration
+from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration, manifest_calibration
 
 if TYPE_CHECKING:
     from gatekeeper.vision.encoder import ModelCard

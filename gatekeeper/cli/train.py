@@ -55,7 +55,7 @@ def train_liveness_onnx() -> None:
     record their sha256 in models/liveness.json."""
     import hashlib
 
-    from gatekeeper.model_files import LIVENESS_MANIFEST, MODELS_DIR
+    from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR
     from gatekeeper.vision.encoders.minifasnet import export_onnx, load_state
 
     manifest_path = MODELS_DIR / LIVENESS_MANIFEST
