@@ -273,3 +273,15 @@ def test_enrollment_photos_start_no_liveness_thread(nuaa: Path, door_settings: S
     assert "_liveness_worker" not in vars(pipeline)
     pipeline.analyse(read_rgb(sorted((nuaa / "real").glob("*.jpg"))[0]))
     assert "_liveness_worker" in vars(pipeline), "a door frame is checked beside the encoder"
+
+
+def test_the_console_and_cli_say_what_the_liveness_mode_lets_in(settings: Settings) -> None:
+    """The measured figures per attack type travel with the manifest and are said where an admin
+    looks: prints and injected stills with 95 % intervals, and what was not measured."""
+    from gatekeeper.match.thresholds import liveness_outlook
+
+    passive = liveness_outlook(settings.model_copy(update={"liveness": "passive"}))
+    blink = liveness_outlook(settings.model_copy(update={"liveness": "passive+blink"}))
+    assert "printed photos let in 0/118" in passive and "95 % CI" in passive and "not measured: screen replay" in passive
+    assert "still images injected" in passive and "still images injected into the video stream let in 0/" in blink
+    assert "let in" in liveness_outlook(settings.model_copy(update={"liveness": "off"}))

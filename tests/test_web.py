@@ -198,6 +198,8 @@ def test_the_doors_page_shows_a_running_doors_heartbeat(client: TestClient, gk, 
         (door,) = client.get("/api/v1/doors").json()["doors"]
         assert door["door_id"] == settings.door_id and door["model_version"] == gk.pipeline.encoder.version and door["camera"] in ("ok", "starting")
         assert settings.door_id in client.get("/doors").text
+        page = client.get("/doors").text
+        assert "id=\"liveness-outlook\"" in page and "printed photo" in page, "the doors page says what the liveness mode lets in"
     finally:
         stop.set()
         thread.join(timeout=10)

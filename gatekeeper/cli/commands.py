@@ -172,11 +172,12 @@ def people_list() -> None:
 
 def _door_outlook(settings: Settings, enrolled: int) -> None:
     """What the face alone gives a gallery of this size (from the model card, no model loaded)."""
-    from gatekeeper.match.thresholds import door_outlook
+    from gatekeeper.match.thresholds import door_outlook, liveness_outlook
 
     line = door_outlook(settings, enrolled)
     if line is not None:
         console.print(safe(line))
+    console.print(safe(liveness_outlook(settings)))
 
 
 @people_app.command("show")
@@ -407,6 +408,7 @@ def run(
     """Run the door-camera daemon until SIGINT/SIGTERM; a video file or image folder ends at its
     last frame. Exit 2 at once for a missing file, folder or database."""
     from gatekeeper.door.camera import open_source
+    from gatekeeper.match.thresholds import liveness_outlook
 
     overrides = {k: v for k, v in {"source": source, "door_id": door}.items() if v}
     settings = Settings(**overrides)
@@ -424,6 +426,7 @@ def run(
     point = daemon.thresholds.operating_point(len(daemon.gallery)) if daemon.thresholds.openset is not None else None
     if point is not None:
         console.print(f"  {safe(point.summary())}")
+    console.print(f"  {safe(liveness_outlook(settings))}")
     stats = daemon.run(frames, stop)
     console.print(f"stopped after {safe(stats.summary())}")
 

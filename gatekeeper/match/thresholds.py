@@ -10,7 +10,7 @@ from gatekeeper.config import Settings
 from gatekeeper.core.openset import OpenSetCalibration, OperatingPoint
 from gatekeeper.core.policy import PolicyRules
 from gatekeeper.errors import InputError
-from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration, manifest_calibration
+from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration, liveness_door_figures, manifest_calibration
 
 if TYPE_CHECKING:
     from gatekeeper.vision.encoder import ModelCard
@@ -147,6 +147,25 @@ def _openset(model: str, cal: dict[str, Any]) -> OpenSetCalibration | None:
         return OpenSetCalibration.from_manifest(block)
     except (KeyError, ValueError, TypeError) as exc:
         raise InputError(f"model {model}: malformed open-set calibration ({exc})") from exc
+
+
+def liveness_outlook(settings: Settings) -> str:
+    """What the door's liveness mode refuses and lets in, per attack type, with 95 % intervals,
+    as measured (models/liveness.json ``door_figures``), and what was not measured."""
+    if settings.liveness == "off":
+        return "liveness off: a printed photo of an enrolled person is let in"
+    figures = liveness_door_figures().get(settings.liveness)
+    if not figures:
+        return f"liveness {settings.liveness}: no measured figures in the liveness manifest"
+    live, prints, stills = figures["live_granted"], figures["prints_let_in"], figures["stills_let_in"]
+    return (f"liveness {settings.liveness}: printed photos let in {_share(prints)}; live visits granted {_share(live)}, "
+            f"median {figures['live_median_s']:.2f} s after the first usable frame; still images injected into the video stream "
+            f"let in {_share(stills)} (secure the camera link); not measured: {liveness_door_figures().get('not_measured', 'screen replay, masks, IR')}")
+
+
+def _share(figure: dict[str, Any]) -> str:
+    low, high = figure["ci95"]
+    return f"{figure['hits']}/{figure['visits']} ({figure['hits'] / figure['visits']:.1%}, 95 % CI {low:.1%}-{high:.1%})"
 
 
 def liveness_threshold(settings: Settings) -> float | None:

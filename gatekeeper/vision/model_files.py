@@ -43,3 +43,12 @@ def liveness_calibration(folder: Path = MODELS_DIR) -> dict[str, Any]:
     """The calibration block of the liveness manifest; raises OSError/ValueError when unreadable
     (the door must not guess its thresholds; `config show` catches and shows nothing)."""
     return dict(json.loads((folder / LIVENESS_MANIFEST).read_text())["calibration"])
+
+
+def liveness_door_figures(folder: Path = MODELS_DIR) -> dict[str, Any]:
+    """What each liveness mode did at the door in bench/liveness.py (the manifest's
+    ``door_figures``); empty when the manifest holds none."""
+    try:
+        return dict(json.loads((folder / LIVENESS_MANIFEST).read_text()).get("door_figures", {}))
+    except (OSError, ValueError, AttributeError):
+        return {}

@@ -321,7 +321,9 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     # -- doors ------------------------------------------------------------------------------
     @web.get("/doors", response_class=HTMLResponse)
     def doors_page(request: Request, principal: Annotated[Principal, Depends(who)]) -> Response:
-        return page(request, "doors.html", principal, doors=_doors(gk), now=datetime.now(timezone.utc))
+        from gatekeeper.match.thresholds import liveness_outlook
+
+        return page(request, "doors.html", principal, doors=_doors(gk), now=datetime.now(timezone.utc), liveness=liveness_outlook(gk.settings))
 
     # -- the live door view ---------------------------------------------------------------
     @web.get("/live", response_class=HTMLResponse)
