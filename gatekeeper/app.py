@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.config import Settings
@@ -63,7 +64,7 @@ class App:
     def codec(self) -> TemplateCodec:
         """The template codec, checked against the database before anything uses it: a wrong or
         missing key is refused here, before a single row or file is written with it."""
-        codec = TemplateCodec.from_settings(self.settings.template_key_file)
+        codec = TemplateCodec.from_settings(_secret(self.settings.template_key), self.settings.template_key_file)
         check_template_key(self.sessions, codec)
         return codec
 
@@ -94,7 +95,7 @@ class App:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.sessions, audit_key(self.settings.audit_key_file, self.settings.data_dir / "audit.key"), self.settings.snapshot_dir)
+        return AuditLog(self.sessions, audit_key(_secret(self.settings.audit_key), self.settings.audit_key_file, self.settings.data_dir / "audit.key"), self.settings.snapshot_dir)
 
     def gallery(self) -> GalleryIndex:
         return self.enrollment.gallery()
@@ -127,3 +128,7 @@ class App:
         from gatekeeper.services.door_templates import DoorTemplates
 
         return DoorTemplates(self.sessions, self.codec, self.enrollment, self.audit, self.actor, self.settings.door_templates_cap)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -46,8 +46,10 @@ class StorageSettings(BaseModel):
 
     data_dir: Path = Field(Path("gatekeeper-data"), description="database, index and snapshots live here")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
-    template_key_file: Path | None = Field(None, description="Fernet key file: encrypt embeddings at rest")
-    audit_key_file: Path | None = Field(None, description="HMAC key of the audit chain; default: data_dir/audit.key, created once")
+    template_key: SecretStr | None = Field(None, description="Fernet key: encrypt embeddings, face crops and snapshots at rest (template_key_file wins when both are set)")
+    template_key_file: Path | None = Field(None, description="file holding the Fernet key (chmod 600)")
+    audit_key: SecretStr | None = Field(None, description="HMAC key of the audit chain (hex or base64, 16+ bytes); wins over audit_key_file")
+    audit_key_file: Path | None = Field(None, description="HMAC key file of the audit chain; default: data_dir/audit.key, created once")
 
     @property
     def resolved_database_url(self) -> str:

@@ -56,3 +56,23 @@ def test_config_show_prints_the_liveness_thresholds_in_force(monkeypatch: pytest
     calibration = json.loads((MODELS_DIR / "liveness.json").read_text())["calibration"]
     row = next(line for line in out.output.splitlines() if "liveness_threshold" in line)
     assert str(calibration["passive_threshold"]) in row and "liveness manifest" in row, "the value in force, not None"
+
+
+def test_the_keys_are_settings_shown_redacted(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The template and audit keys come through Settings like every other value (no module reads
+    the environment behind it), and `config show` names their source without printing them."""
+    from cryptography.fernet import Fernet
+    from typer.testing import CliRunner
+
+    from gatekeeper.app import App
+    from gatekeeper.cli import app as cli
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("GATEKEEPER_TEMPLATE_KEY", key)
+    monkeypatch.setenv("GATEKEEPER_AUDIT_KEY", "ab" * 32)
+    monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(tmp_path))
+    gk = App(Settings())
+    assert gk.codec.encrypting and not (tmp_path / "audit.key").exists(), "both keys taken from the settings"
+    shown = CliRunner().invoke(cli, ["config", "show"], env={"COLUMNS": "300"}).output
+    assert key not in shown and "ab" * 32 not in shown
+    assert "GATEKEEPER_TEMPLATE_KEY" in shown and "GATEKEEPER_AUDIT_KEY" in shown

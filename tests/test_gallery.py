@@ -7,7 +7,7 @@ import faiss
 import numpy as np
 import pytest
 
-from gatekeeper import gallery
+from gatekeeper.match import gallery
 from gatekeeper.match.gallery import GalleryIndex
 
 

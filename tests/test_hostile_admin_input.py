@@ -84,7 +84,7 @@ def test_a_key_file_readable_by_others_is_warned_about(tmp_path: Path, caplog: p
     key = tmp_path / "template.key"
     key.write_bytes(Fernet.generate_key())
     key.chmod(0o644)
-    TemplateCodec.from_settings(key)
+    TemplateCodec.from_settings(None, key)
     assert any("readable by group or others" in r.getMessage() for r in caplog.records)
 
 

@@ -100,7 +100,7 @@ def test_cli_refuses_unknown_person_and_bad_ages(make_app, settings, tmp_path: P
     unknown = CliRunner().invoke(cli, ["audit", "anonymise", "--person", "nobody", "--reason", "typo"], env=env)
     assert unknown.exit_code == 1 and "no audit rows name 'nobody'" in unknown.output
     bad_age = CliRunner().invoke(cli, ["audit", "purge", "--older-than", "ninety days"], env=env)
-    assert bad_age.exit_code == 2 and "neither an age" in bad_age.output
+    assert bad_age.exit_code == 2 and "is not an age" in bad_age.output
     assert len(gk.audit.query(AuditFilter(door_id=DOOR))) == 2 and all(Path(r.snapshot).is_file() for r in rows)  # nothing touched
 
 

@@ -39,9 +39,9 @@ def test_bad_key_file_is_a_clear_error(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("too short")
     with pytest.raises(TemplateKeyError, match="not a valid Fernet key"):
-        TemplateCodec.from_settings(key_file)
+        TemplateCodec.from_settings(None, key_file)
     with pytest.raises(TemplateKeyError, match="cannot read"):
-        TemplateCodec.from_settings(tmp_path / "absent")
+        TemplateCodec.from_settings(None, tmp_path / "absent")
 
 
 def _add_person(sessions, codec: TemplateCodec, pid: str, vid: int, vec: np.ndarray, model: str = "m1") -> None:  # type: ignore[no-untyped-def]

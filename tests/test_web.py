@@ -263,7 +263,10 @@ def test_audit_time_filters(client: TestClient, gk) -> None:  # type: ignore[no-
         gk.audit.record(door_id="front", decision="granted", person_id="emp-0010", at=t0 + timedelta(days=day))
     sign_in(client, "bob")
     assert client.get("/api/v1/audit?since=2026-12-01&door=front").json()["total"] == 2
-    assert client.get("/api/v1/audit?since=2026-12-01&until=2026-12-02&door=front").json()["total"] == 1
+    # One meaning everywhere (core.when): "until" a date includes that day, as in the CLI and the access policy.
+    assert client.get("/api/v1/audit?since=2026-12-01&until=2026-12-01&door=front").json()["total"] == 1
+    assert client.get("/api/v1/audit?since=2026-12-01&until=2026-12-02&door=front").json()["total"] == 2
+    assert client.get("/api/v1/audit?until=2026-12-01T00:00&door=front").json()["total"] == 1
     assert "1 rows" in client.get("/audit?since=2026-12-02&door=front").text
     assert client.get("/api/v1/audit?since=yesterday").status_code == 422
 

@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from pydantic import ValidationError
@@ -23,7 +23,8 @@ from gatekeeper.cli.access import access_app, door_app
 from gatekeeper.app import App
 from gatekeeper.config import Settings
 from gatekeeper.core.types import Decision
-from gatekeeper.errors import GatekeeperError
+from gatekeeper.errors import GatekeeperError, InputError
+from gatekeeper.core.when import parse_when
 from gatekeeper.core.redaction import redact_database_url, redact_source
 from gatekeeper.cli.display import audit_table, print_enrollment, safe
 from gatekeeper.services.people import count_people, find_person, list_people, names_of
@@ -382,20 +383,9 @@ def _print_verdict(r, names: dict[str, str], threshold: float, margin: float, li
 
 
 def _verdict_json(r, names: dict[str, str], live: float | None) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {
-        "photo": r.photo,
-        "error": r.error,
-        "faces": [
-            {
-                "verdict": f.verdict, "person_id": f.vote.person_id, "name": names.get(f.vote.person_id or "") if f.vote.person_id else None,
-                "problems": f.problems, "box": [round(v, 1) for v in f.box],
-                "liveness": None if f.liveness is None else round(f.liveness, 4),
-                "live": None if f.liveness is None or live is None else f.liveness >= live,
-                "candidates": [{"person_id": c.person_id, "name": names.get(c.person_id), "similarity": round(c.similarity, 4)} for c in f.candidates],
-            }
-            for f in r.faces
-        ],
-    }
+    from gatekeeper.services.verify import FaceVerdictOut
+
+    return {"photo": r.photo, "error": r.error, "faces": [FaceVerdictOut.of(f, names, live).model_dump() for f in r.faces]}
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -442,27 +432,22 @@ audit_app = typer.Typer(help="Audit the door decisions.", invoke_without_command
 app.add_typer(audit_app, name="audit")
 
 
-def _when(text: str | None) -> datetime | None:
+def _when(text: str | None, bound: Literal["since", "until"]) -> datetime | None:
+    """``core.when``'s reading, in the site's timezone: ages, dates (``--until`` a date: that day
+    included) and times."""
     if not text:
         return None
-    if text[-1] in "dhm" and text[:-1].isdigit():
-        unit = {"d": "days", "h": "hours", "m": "minutes"}[text[-1]]
-        try:
-            return datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
-        except OverflowError:
-            raise typer.BadParameter(f"{text!r} reaches before year 1: give a shorter age or an ISO time") from None
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither an age like 90d / 12h / 30m nor an ISO time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parse_when(text, Settings().timezone, bound)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @audit_app.callback()
 def audit(
     ctx: typer.Context,
-    since: Annotated[Optional[str], typer.Option(help="ISO time (UTC) or age like 7d, 12h")] = None,
-    until: Annotated[Optional[str], typer.Option(help="ISO time (UTC) or age")] = None,
+    since: Annotated[Optional[str], typer.Option(help="age like 7d, 12h; ISO date (from its start) or time, in the site's timezone")] = None,
+    until: Annotated[Optional[str], typer.Option(help="age, ISO date (that day included) or time, in the site's timezone")] = None,
     person: Annotated[Optional[str], typer.Option(help="rows about this person: their grants, and admin changes to them")] = None,
     nearest: Annotated[Optional[str], typer.Option(help="refusals whose nearest enrolled person this was: who is refused, and by how much")] = None,
     decision: Annotated[Optional[Decision], typer.Option(help="door decisions, or admin actions (enrolled, removed, ...)")] = None,
@@ -476,7 +461,7 @@ def audit(
         return
     from gatekeeper.services.audit import AuditFilter, summary as summarise, to_csv, to_json
 
-    wanted = AuditFilter(_when(since), _when(until), person, decision.value if decision else None, door, limit, nearest)  # bad input first, then the database
+    wanted = AuditFilter(_when(since, "since"), _when(until, "until"), person, decision.value if decision else None, door, limit, nearest)  # bad input first, then the database
     rows = _app().audit.query(wanted)
     if summary:
         for title, counts in summarise(rows).items():
@@ -551,7 +536,7 @@ def audit_purge(older_than: Annotated[str, typer.Option(help="age like 90d, or a
     """Delete old rows and their snapshots (retention); the remaining chain stays verifiable."""
     from gatekeeper.services.privacy import purge_audit
 
-    cutoff = _when(older_than)
+    cutoff = _when(older_than, "since")  # a date: rows before that day's start
     n, deleted, failures = purge_audit(_app().audit, cutoff)
     console.print(f"purged {n} rows older than {cutoff:%Y-%m-%d %H:%M} UTC and {deleted} snapshots")
     _fail_on_snapshot_failures(failures)

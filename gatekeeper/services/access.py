@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gatekeeper.core.access import ALWAYS, AccessAnswer, AccessPolicy, AccessPolicyError, Bound, parse_windows, zone
 from gatekeeper.core.types import Decision
 from gatekeeper.core.identifiers import BADGE_NUMBER, PERSON_ID, InvalidIdentifier, clean_text
+from gatekeeper.core.when import AGE_UNITS, parse_when
+from gatekeeper.errors import InputError
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.storage import models
 from gatekeeper.storage.access import aware, bump_access_generation, load_access_policy, schedule_of
@@ -72,18 +74,15 @@ def parse_bound(text: str, tz_name: str) -> Bound:
 
 
 def parse_instant(text: str, tz_name: str, end_of_day: bool = False) -> datetime:
-    """An ISO date or time; without an offset it is wall-clock time in ``tz_name``. A bare date
-    means the start of that day, or with ``end_of_day`` the start of the next (``--until
-    2026-12-11``: the 11th is the last day)."""
+    """An ISO date or time, read as every other time in gatekeeper is (``core.when``): without an
+    offset it is wall-clock time in ``tz_name``; a bare date is the start of that day, or with
+    ``end_of_day`` the start of the next (``--until 2026-12-11``: the 11th is the last day)."""
+    if text.strip()[-1:] in AGE_UNITS:  # an age is an audit filter's, not a validity bound's
+        raise AccessPolicyError(f"time {text!r} is not an ISO date or time (e.g. 2026-12-07 or 2026-12-07T09:30 or 2026-12-07T09:30+01:00)")
     try:
-        if len(text.strip()) == 10:
-            day = date.fromisoformat(text.strip())
-            local = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(0), zone(tz_name))
-            return local.astimezone(timezone.utc)
-        value = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
+        return parse_when(text, tz_name, "until" if end_of_day else "since")
+    except InputError as exc:
         raise AccessPolicyError(f"time {text!r} is not an ISO date or time (e.g. 2026-12-07 or 2026-12-07T09:30 or 2026-12-07T09:30+01:00)") from exc
-    return (value if value.tzinfo else value.replace(tzinfo=zone(tz_name))).astimezone(timezone.utc)
 
 
 class AccessAdmin:

@@ -8,11 +8,12 @@ M frames of a visit; a photo is one frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel
 
 from gatekeeper.core import Candidate, DoorPolicy, Vote, VoteKind
 from gatekeeper.match.gallery import GalleryIndex
@@ -109,3 +110,33 @@ def check_claim(pipeline: FacePipeline, gallery: GalleryIndex, threshold: float,
         similarity = gallery.similarity_to(person_id, faces[0].embedding)
         out.append(ClaimCheck(str(path), similarity, similarity is not None and similarity >= threshold))
     return out
+
+
+class CandidateOut(BaseModel):
+    person_id: str
+    name: str | None = None
+    similarity: float
+
+
+class FaceVerdictOut(BaseModel):
+    """One face of a verified photo, as every caller shows it (CLI JSON, REST API)."""
+
+    verdict: str  # match, no match, ambiguous, not usable
+    person_id: str | None
+    name: str | None = None
+    problems: list[str]
+    box: list[float]  # x1, y1, x2, y2 in the photo's pixels
+    liveness: float | None  # the passive live score
+    live: bool | None = None  # whether it reaches the door's liveness threshold
+    candidates: list[CandidateOut]
+
+    @classmethod
+    def of(cls, face: FaceJudgement, names: Mapping[str, str] | None = None, live_threshold: float | None = None, scores_for_non_matches: bool = True) -> "FaceVerdictOut":
+        """``scores_for_non_matches`` False: a face that matches nobody comes back without
+        candidates (the REST API's rule: a stranger's nearest enrolled people are not shown)."""
+        names = names or {}
+        shown = face.candidates if scores_for_non_matches or face.verdict == "match" else []
+        return cls(verdict=face.verdict, person_id=face.vote.person_id, name=names.get(face.vote.person_id) if face.vote.person_id else None,
+                   problems=face.problems, box=[round(v, 1) for v in face.box], liveness=None if face.liveness is None else round(face.liveness, 4),
+                   live=None if face.liveness is None or live_threshold is None else face.liveness >= live_threshold,
+                   candidates=[CandidateOut(person_id=c.person_id, name=names.get(c.person_id), similarity=round(c.similarity, 4)) for c in shown])

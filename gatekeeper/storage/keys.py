@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import secrets
 from pathlib import Path
 
@@ -26,8 +25,10 @@ class AuditKeyError(EnvironmentFault):
     """The audit key is missing, unreadable or too short."""
 
 
-def audit_key(key_file: Path | None, default_file: Path) -> bytes:
-    text = os.environ.get(AUDIT_KEY_ENV, "").strip()
+def audit_key(key_text: str | None, key_file: Path | None, default_file: Path) -> bytes:
+    """The ``audit_key`` setting, else the key file (created once at ``default_file`` when no file
+    is named)."""
+    text = (key_text or "").strip()
     if text:
         return _decode(text, AUDIT_KEY_ENV)
     path = key_file or default_file

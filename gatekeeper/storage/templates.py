@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import base64
@@ -67,8 +66,9 @@ class TemplateCodec:
         self._fernet = Fernet(key) if key else None
 
     @classmethod
-    def from_settings(cls, key_file: Path | None) -> "TemplateCodec":
-        key = os.environ.get(KEY_ENV, "").encode() or None
+    def from_settings(cls, key_text: str | None, key_file: Path | None) -> "TemplateCodec":
+        """The codec for the ``template_key`` setting or, when set, the ``template_key_file``."""
+        key = (key_text or "").strip().encode() or None
         if key_file is not None:
             try:
                 key = key_file.read_bytes().strip()

@@ -1,0 +1,1 @@
+"""The console's routes, one router per domain; each route calls a service through ``web.deps``."""
