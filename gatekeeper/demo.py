@@ -99,7 +99,7 @@ def run_demo(workdir: Path, console: Console) -> None:
     photos.mkdir(parents=True)
     cv2.imwrite(str(photos / "astronaut.png"), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
     clip = write_clip(workdir / "door-camera.avi")
-    # The clip's visitors are still photos, which a door with liveness on refuses (step 4 shows
+    # The clip's visitors are still photos, which a door asking for a blink refuses (step 3 shows
     # it): the matching part of the demo runs with liveness off, and says so.
     settings = Settings(data_dir=workdir / "data", source=str(clip), unknown_log_interval_s=0.0, door_id="demo-door", liveness="off")
     gk = App(settings)
@@ -110,12 +110,12 @@ def run_demo(workdir: Path, console: Console) -> None:
 
     console.rule("2. replay the door camera through the daemon")
     console.print(f"clip {clip}: Eileen Collins (enrolled) walks up, empty doorway, Grace Hopper (not enrolled) walks up")
-    console.print("liveness is off for this replay: its visitors are still photos (step 3 turns it on)")
+    console.print("liveness is off for this replay: its visitors are still photos (step 3 shows a door that checks)")
     actuator = LogOnlyActuator()
     stats = gk.daemon(actuator).run(open_source(str(clip)), threading.Event())
     console.print(f"{stats.frames} frames, {stats.faces} faces seen, door unlocked for: {[p for _, p in actuator.unlocks] or 'nobody'}")
 
-    console.rule("3. liveness on: Collins's photo held up to the camera")
+    console.rule("3. liveness = passive+blink: Collins's photo held still in front of the camera")
     still = write_still_clip(workdir / "photo-held-up.avi", settings.liveness_window_s + 1.0)
     spoof = App(settings.model_copy(update={"liveness": "passive+blink", "door_id": "demo-door-2"}))
     actuator = LogOnlyActuator()

@@ -202,7 +202,7 @@ def test_the_door_runtime_gives_the_networks_outputs(nuaa: Path, passive: Passiv
     import torch
 
     from gatekeeper.vision.detect import FaceDetector
-    from gatekeeper.vision.encoders.minifasnet import MiniFASNet, load_state
+    from gatekeeper.vision.minifasnet import MiniFASNet, load_state
     from gatekeeper.vision.liveness import _crop
 
     manifest = json.loads((MODELS_DIR / "liveness.json").read_text())

@@ -56,7 +56,7 @@ def train_liveness_onnx() -> None:
     import hashlib
 
     from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR
-    from gatekeeper.vision.encoders.minifasnet import export_onnx, load_state
+    from gatekeeper.vision.minifasnet import export_onnx, load_state
 
     manifest_path = MODELS_DIR / LIVENESS_MANIFEST
     manifest = json.loads(manifest_path.read_text())
