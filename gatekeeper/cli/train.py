@@ -13,6 +13,7 @@ from rich.table import Table
 
 from gatekeeper.app import App
 from gatekeeper.config import Settings
+from gatekeeper.training.calibration import cv_embedders, open_set_all
 
 train_app = typer.Typer(help="Build the face caches and train the encoder.", no_args_is_help=True)
 eval_app = typer.Typer(help="Cross-validated LFW and open-set evaluation.", no_args_is_help=True)
@@ -109,18 +110,7 @@ def _plain(cfg: object) -> dict:  # type: ignore[type-arg]
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}  # type: ignore[call-overload]
 
 
-DUPLICATE_FAR = 1e-5
 PROBE_HELP = "how door probes are embedded: flip (with the mirror, like enrollment: the door default) or single (one pass, door_flip_average = false)"
-
-
-def _cv_embedders(model_a: Path, model_b: Path, dataset: str, flip: bool | None = None) -> dict:  # type: ignore[type-arg]
-    from gatekeeper.vision.encoder import FaceEncoder
-    from gatekeeper.training.facecache import load_cache
-    from gatekeeper.training.models import encoder_embedder
-    from gatekeeper.training.recipes import cache_root
-
-    cache = load_cache(cache_root() / dataset)
-    return {"A": encoder_embedder(FaceEncoder(model_a, threads=2), cache, flip), "B": encoder_embedder(FaceEncoder(model_b, threads=2), cache, flip)}
 
 
 def _probe_flip(probe: str) -> bool:
@@ -138,7 +128,7 @@ def eval_lfw(model_a: Path, model_b: Path, out: Path = Path("reports")) -> None:
     from gatekeeper.training.pictures import roc_png
     from gatekeeper.training.recipes import cache_root, lfw_pairs
 
-    report, _ = lfw_cross_validated(_cv_embedders(model_a, model_b, "lfw"), load_cache(cache_root() / "lfw"), lfw_pairs())
+    report, _ = lfw_cross_validated(cv_embedders(model_a, model_b, "lfw"), load_cache(cache_root() / "lfw"), lfw_pairs())
     table = Table(title="LFW 10-fold (cross-validated)")
     for col in ("fold", "accuracy", "threshold"):
         table.add_column(col)
@@ -153,29 +143,11 @@ def eval_lfw(model_a: Path, model_b: Path, out: Path = Path("reports")) -> None:
     console.print(f"wrote {out / 'lfw.json'} and {out / 'lfw_roc.png'}")
 
 
-def _open_set_all(model_a: Path, model_b: Path, probe_flip: bool | None = None):  # type: ignore[no-untyped-def]
-    from gatekeeper.training.evaluate import merge_open_set, open_set
-    from gatekeeper.training.facecache import load_cache
-    from gatekeeper.training.recipes import cache_root, celeba_half
-
-    celeba = load_cache(cache_root() / "celeba")
-    strangers = load_cache(cache_root() / "utkface-strangers")
-    stranger_rows = np.flatnonzero(strangers.detected)
-    half = len(stranger_rows) // 2
-    celeba_embed = _cv_embedders(model_a, model_b, "celeba")
-    celeba_probe, stranger_probe = _cv_embedders(model_a, model_b, "celeba", probe_flip), _cv_embedders(model_a, model_b, "utkface-strangers", probe_flip)
-    parts = []
-    for i, group in enumerate(("A", "B")):
-        rows = stranger_rows[i * half : (i + 1) * half]
-        parts.append(open_set(celeba_embed[group], celeba, celeba_half(celeba.labels, group), stranger_probe[group](rows), celeba_probe[group]))
-    return merge_open_set(parts)
-
-
 @eval_app.command("openset")
 def eval_openset(model_a: Path, model_b: Path, out: Path = Path("reports"), probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "flip") -> None:
     """CelebA open-set identification with CelebA and UTKFace strangers (held-out identities only);
     enrollment photos flip-averaged, probes embedded as the door does."""
-    r = _open_set_all(model_a, model_b, _probe_flip(probe))
+    r = open_set_all(model_a, model_b, _probe_flip(probe))
     figures = {"probe": probe, "rank1": r.rank1, "mated_probes": r.mated, "strangers": r.strangers, "gallery_size": r.gallery, **{f"fnir_at_fpir_{k:g}": v[1] for k, v in r.fnir_at_fpir.items()}, **{f"threshold_at_fpir_{k:g}": v[0] for k, v in r.fnir_at_fpir.items()}}
     console.print(json.dumps(figures, indent=2))
     out.mkdir(parents=True, exist_ok=True)
@@ -230,48 +202,18 @@ def calibrate_cmd(
     probe: Annotated[str, typer.Option(help=PROBE_HELP)] = "flip",
 ) -> None:
     """Thresholds for target false-accept rates (held-out LFW all-pairs, enrolled side x door side)
-    and the top-1/top-2 margin."""
-    from gatekeeper.training.evaluate import all_pair_scores, calibrate, margin_for
-    from gatekeeper.training.facecache import load_cache
-    from gatekeeper.training.recipes import CV_GROUPS, cache_root, lfw_pairs
+    and the top-1/top-2 margin, written into the model's manifest."""
+    from gatekeeper.training.calibration import DUPLICATE_FAR, calibrate_door, write_door_calibration
 
-    lfw, pairs = load_cache(cache_root() / "lfw"), lfw_pairs()
-    genuine, impostor, photo_impostor, photo_genuine = [], [], [], []
-    door = _cv_embedders(model_a, model_b, "lfw", _probe_flip(probe))
-    for group, embed in _cv_embedders(model_a, model_b, "lfw").items():
-        idx = np.flatnonzero(np.isin(lfw.labels, list(pairs.identities_in_folds(CV_GROUPS[group]))) & lfw.detected)
-        enrolled = embed(idx)
-        g, i = all_pair_scores(enrolled, lfw.labels[idx], door[group](idx))
-        genuine.append(g)
-        impostor.append(i)
-        g, i = all_pair_scores(enrolled, lfw.labels[idx])  # enrollment photo x enrollment photo
-        photo_genuine.append(g)
-        photo_impostor.append(i)
-    cal = calibrate(np.concatenate(genuine), np.concatenate(impostor))
-    # The duplicate-person check compares every new enrollment photo with every enrolled photo
-    # (thousands of pairs per enrollment), so it needs a similarity two different people almost
-    # never reach: photo x photo FAR 1e-5.
-    duplicate, duplicate_tar = calibrate(np.concatenate(photo_genuine), np.concatenate(photo_impostor), (DUPLICATE_FAR,)).far_thresholds[DUPLICATE_FAR]
-    match = cal.far_thresholds[operating_far][0]
-    margin = margin_for(_open_set_all(model_a, model_b, _probe_flip(probe)), match)
+    cal = calibrate_door(model_a, model_b, operating_far, _probe_flip(probe))
     table = Table(title=f"calibration on {cal.genuine} genuine / {cal.impostor} impostor held-out LFW pairs")
     for col in ("target FAR", "threshold", "TAR"):
         table.add_column(col)
     for far, (th, tar) in cal.far_thresholds.items():
         table.add_row(f"{far:g}", f"{th:.4f}", f"{tar:.2%}")
     console.print(table)
-    console.print(f"door defaults: match threshold {match:.4f} (FAR {operating_far:g}), min margin {margin:.4f}; duplicate-person threshold {duplicate:.4f} (photo x photo FAR {DUPLICATE_FAR:g}, TAR {duplicate_tar:.2%})")
-    meta = json.loads(card.read_text())
-    meta["calibration"] = {
-        **({"openset": meta["calibration"]["openset"]} if "openset" in meta.get("calibration", {}) else {}),  # measured on its own
-        "match_threshold": round(match, 4), "min_margin": round(margin, 4), "operating_far": operating_far,
-        "duplicate_threshold": round(duplicate, 4), "duplicate_tar": round(duplicate_tar, 4),
-        "far_thresholds": {f"{far:g}": {"threshold": round(th, 4), "tar": round(tar, 4)} for far, (th, tar) in cal.far_thresholds.items()},
-        "pairs": {"genuine": cal.genuine, "impostor": cal.impostor},
-        "door_probe": probe,
-        "source": "LFW all-pairs of cross-validation held-out identities, flip-averaged enrolled side x door-side probe; margin keeps 99% of correct open-set matches",
-    }
-    card.write_text(json.dumps(meta, indent=2) + "\n")
+    console.print(f"door defaults: match threshold {cal.match:.4f} (FAR {operating_far:g}), min margin {cal.margin:.4f}; duplicate-person threshold {cal.duplicate:.4f} (photo x photo FAR {DUPLICATE_FAR:g}, TAR {cal.duplicate_tar:.2%})")
+    write_door_calibration(card, cal, operating_far, probe)
     console.print(f"wrote calibration into {card}")
 
 
@@ -282,23 +224,12 @@ def calibrate_openset_cmd(
     """The door's operating point per gallery size: the share of strangers whose best match in a
     gallery of N people reaches each threshold, and the genuine scores, measured on the calibration
     share of held-out people (the evaluation share is left to bench/gallery_scale.py)."""
-    from gatekeeper.training.openset import calibrate_openset
-    from gatekeeper.training.scale_data import protocol
-    from gatekeeper.vision.encoder import FaceEncoder
+    from gatekeeper.training.calibration import calibrate_openset_manifest
 
-    encoder = FaceEncoder(card.with_suffix(".pt"))
-    cal, counts = calibrate_openset(protocol("calibration", encoder))
-    meta = json.loads(card.read_text())
-    meta.setdefault("calibration", {})["openset"] = {
-        **cal.as_manifest(), **counts,
-        "source": "calibration share of held-out people (LFW folds 1-2, half of CelebA half A, UTKFace 4000-4999) against the distractor pool "
-                  "(UTKFace 6000-15999, one photo per trained-on LFW and CelebA identity); mirror-averaged embeddings on both sides",
-    }
-    card.write_text(json.dumps(meta, indent=2) + "\n")
+    cal, counts, floor = calibrate_openset_manifest(card)
     table = Table(title=f"{counts['staff_people']} staff ({counts['staff_visits']} visits), {counts['strangers']} strangers, pool of {counts['pool']}")
     for col in ("gallery", "@ 0.1 %: threshold", "margin", "staff granted", "@ 1 %: threshold", "margin", "staff granted"):
         table.add_column(col)
-    floor = meta["calibration"].get("min_margin", 0.0)
     for n in (30, 1_000, 3_000, 10_000, 100_000):
         a, b = cal.operating_point(n, 1e-3, floor), cal.operating_point(n, 1e-2, floor)
         table.add_row(f"{n:,}", f"{a.threshold:.4f}", f"{a.margin:.4f}", f"{a.staff_granted:.1%}", f"{b.threshold:.4f}", f"{b.margin:.4f}", f"{b.staff_granted:.1%}")
