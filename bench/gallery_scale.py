@@ -284,10 +284,10 @@ def main() -> None:
     visit_a, visit_b = visit_frames(encoder, np.array(a_paths), args.seed + 2), visit_frames(encoder, np.array(b_paths), args.seed + 3)
     rows = []
     fixed = encoder.card.calibration["match_threshold"]  # the per-pair point every door used before, whatever its size
-    runs = [(f"target {t:g}", Settings(max_stranger_rate=t, liveness="off")) for t in args.target] + [(f"fixed {fixed}", Settings(match_threshold=fixed, liveness="off"))]
+    runs = [(f"target {t:g}", Settings(max_stranger_rate=t, liveness="off")) for t in args.target] + [(f"fixed {fixed}", Settings(min_match_similarity=fixed, liveness="off"))]
     for label, settings in runs:  # liveness: bench/liveness.py
         th = DecisionThresholds.resolve(settings, encoder.card)
-        target = settings.max_stranger_rate if settings.match_threshold is None else None
+        target = settings.max_stranger_rate if settings.min_match_similarity is None else None
         for size in sizes:
             row = {"rule": label, "target": target, "gallery": size, **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
                    **visits(th, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed),

@@ -10,8 +10,9 @@ start, naming the setting), and a config file is read only when named explicitly
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -38,6 +39,40 @@ def _toml_sources(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSetting
     if path.stat().st_mode & 0o022:
         raise InputError(f"{path}: config file is writable by group or others (chmod go-w): anyone could change the door's thresholds")
     return (TomlConfigSettingsSource(settings_cls, toml_file=path),)
+
+
+
+# Settings renamed so that each name says which way it cuts (min_: at least this to pass; max_:
+# refused from this on). The old names still work, environment and file alike, with a warning.
+RENAMED = {
+    "match_threshold": "min_match_similarity",
+    "card_match_threshold": "min_card_similarity",
+    "duplicate_threshold": "max_duplicate_similarity",
+    "liveness_threshold": "min_live_score",
+    "liveness_blink_depth": "min_blink_depth",
+    "track_same_person": "track_min_similarity",
+}
+
+
+def _deprecated(old: str, new: str, where: str) -> None:
+    # Named after the settings, not a line of pydantic's: the admin's config is what to change.
+    warnings.warn_explicit(f"{where} {old} is deprecated and will be removed: use {new}", FutureWarning, "gatekeeper settings", 0)
+
+
+class _RenamedEnvironment(PydanticBaseSettingsSource):
+    """``GATEKEEPER_<OLD NAME>`` read into the renamed setting (below the new name's variable)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        found = {}
+        for old, new in RENAMED.items():
+            if (value := env.get(f"GATEKEEPER_{old.upper()}")) is not None:
+                _deprecated(f"GATEKEEPER_{old.upper()}", f"GATEKEEPER_{new.upper()}", "environment variable")
+                found[new] = value
+        return found
 
 
 
@@ -121,13 +156,13 @@ class QualitySettings(BaseModel):
 class DecisionSettings(BaseModel):
     """How the door decides. A threshold left at None is the model card's calibrated value."""
 
-    match_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min cosine similarity to grant (default: the model card's)")
+    min_match_similarity: float | None = Field(None, gt=0.0, lt=1.0, description="min cosine similarity to grant (default: the model card's)")
     min_margin: float | None = Field(None, ge=0.0, lt=1.0, description="min best-minus-second similarity (default: the model card's)")
-    card_match_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="card + face: min similarity to the badge holder (default: the model card's 1:1 point)")
-    duplicate_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="enrollment refuses a photo this similar to another person's photo (default: the model card's)")
+    min_card_similarity: float | None = Field(None, gt=0.0, lt=1.0, description="card + face: min similarity to the badge holder (default: the model card's 1:1 point)")
+    max_duplicate_similarity: float | None = Field(None, gt=0.0, lt=1.0, description="enrollment refuses a newcomer whose photo is at least this similar to another person's photo (default: the model card's)")
     # The door's threshold follows from this and the gallery's size (the model card's open-set
     # calibration): a stranger is compared with everyone enrolled, so a fixed threshold lets more
-    # strangers in as the gallery grows. A match_threshold set explicitly overrides it.
+    # strangers in as the gallery grows. A min_match_similarity set explicitly overrides it.
     max_stranger_rate: float = Field(0.001, gt=0.0, le=0.05, description="share of strangers that may be granted per visit (FPIR); sets the threshold for the gallery's size")
     max_duplicate_rate: float = Field(0.01, gt=0.0, le=0.2, description="enrollment: share of distinct newcomers that may be refused as looking like someone enrolled")
     # fusion: match each track's quality-weighted mean embedding of its last votes_window frames;
@@ -138,12 +173,12 @@ class DecisionSettings(BaseModel):
     cooldown_s: float = Field(10.0, ge=0.0, le=3600.0, description="one grant (one unlock, one audit row) per person per this many seconds")
     # Tracks follow people: a face in a track's spot less similar than this to the track's face is a
     # new visit (default: the model card's FAR 1e-2 point). A track ends after track_max_age_s.
-    track_same_person: float | None = Field(None, ge=0.0, le=1.0, description="a face in a track's spot less similar than this starts a new visit (default: the model card's)")
+    track_min_similarity: float | None = Field(None, ge=0.0, le=1.0, description="a face in a track's spot less similar than this starts a new visit (default: the model card's)")
     track_max_age_s: float = Field(20.0, gt=0.0, le=3600.0, description="a track (one visit) ends after this many seconds")
     tailgating: Literal["each-face", "deny-all-if-unknown"] = Field("each-face", description="several faces at once: decide each, or unlock for nobody while a stranger is among them")
     # A threshold looser than the model card's FAR 1e-2 point lets more than one stranger in a
     # hundred match someone: it is refused unless this says the admin means it.
-    accept_loose_threshold: bool = Field(False, description="allow match_threshold below the model card's FAR 1e-2 point")
+    accept_loose_threshold: bool = Field(False, description="allow min_match_similarity below the model card's FAR 1e-2 point")
     unknown_log_interval_s: float = Field(5.0, ge=0.0, le=3600.0, description="at most one denied-unknown row per this many seconds")
 
     @model_validator(mode="after")
@@ -164,8 +199,8 @@ class LivenessSettings(BaseModel):
     the calibration in models/liveness.json."""
 
     liveness: Literal["passive+blink", "passive", "off"] = Field("passive", description="passive: the anti-spoofing nets; passive+blink: also wait for a blink; off: none")
-    liveness_threshold: float | None = Field(None, gt=0.0, lt=1.0, description="min mean live score of a track to grant")
-    liveness_blink_depth: float | None = Field(None, gt=0.0, lt=1.0, description="how far both eyes must close (fraction of open) to count as a blink")
+    min_live_score: float | None = Field(None, gt=0.0, lt=1.0, description="min mean live score of a track to grant")
+    min_blink_depth: float | None = Field(None, gt=0.0, lt=1.0, description="how far both eyes must close (fraction of open) to count as a blink")
     liveness_window_s: float = Field(4.0, gt=0.0, le=30.0, description="how long a matched, live track may wait for its blink")
 
 
@@ -285,7 +320,20 @@ class Settings(StorageSettings, EncoderSettings, DetectionSettings, QualitySetti
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, *_toml_sources(settings_cls))
+        return (init_settings, env_settings, _RenamedEnvironment(settings_cls), *_toml_sources(settings_cls))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        """A config file (or caller) using an old name: read as the new one, which wins when both are given."""
+        if not isinstance(data, dict):
+            return data
+        for old, new in RENAMED.items():
+            if old in data:
+                _deprecated(old, new, "setting")
+                value = data.pop(old)
+                data.setdefault(new, value)
+        return data
 
     def concern(self, name: str) -> BaseModel:
         """The settings of one concern as their own model (e.g. ``settings.concern("decision")``)."""

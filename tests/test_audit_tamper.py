@@ -16,6 +16,7 @@ from gatekeeper.services.audit import AuditFilter, AuditLog
 from gatekeeper.storage.audit_chain import ANCHOR_KEY, HEAD_KEY, LEGACY_KEY, Checkpoint, row_digest
 from gatekeeper.storage.database import open_database
 from gatekeeper.storage.models import AuditEvent, Meta
+from gatekeeper.core.types import Verdict
 
 KEY = bytes(range(32))
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -25,7 +26,7 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
 def audit(db_url: str) -> AuditLog:
     log = AuditLog(open_database(db_url), KEY)
     for i, (decision, person) in enumerate([("granted", "alice"), ("denied-unknown", None), ("granted", "bob"), ("granted", "alice"), ("error", None), ("granted", "carol")]):
-        log.record(door_id="front", decision=decision, person_id=person, best=0.95 if person else 0.3, at=T0 + timedelta(hours=i))
+        log.record("front", Verdict(decision, person, 0.95 if person else 0.3, None), at=T0 + timedelta(hours=i))
     assert log.verify() == []
     return log
 
@@ -65,10 +66,10 @@ def test_truncation_with_the_head_deleted(audit: AuditLog) -> None:
     _delete_rows(audit, AuditEvent.event_id >= 5)
     _set_meta(audit, HEAD_KEY, None)
     assert any("head pointer is missing" in p for p in audit.verify())
-    from gatekeeper.services.audit import AuditTamperError
+    from gatekeeper.storage.audit_chain import AuditTamperError
 
     with pytest.raises(AuditTamperError):  # and the next append does not chain past the gap
-        audit.record(door_id="front", decision="granted", person_id="alice")
+        audit.record("front", Verdict("granted", "alice", None, None))
 
 
 def test_deleting_everything(audit: AuditLog) -> None:
@@ -121,16 +122,16 @@ def test_recomputing_the_chain_with_the_public_formula(audit: AuditLog) -> None:
 
 def test_an_append_refuses_a_log_whose_head_was_forged(audit: AuditLog) -> None:
     _set_meta(audit, HEAD_KEY, f"6:{'a' * 64}:{'b' * 64}")
-    from gatekeeper.services.audit import AuditTamperError
+    from gatekeeper.storage.audit_chain import AuditTamperError
 
     with pytest.raises(AuditTamperError):
-        audit.record(door_id="front", decision="granted", person_id="alice")
+        audit.record("front", Verdict("granted", "alice", None, None))
 
 
 def test_a_checkpoint_catches_a_rewrite_by_someone_who_has_the_key(audit: AuditLog, tmp_path: Path) -> None:
     path = tmp_path / "checkpoint.json"
     path.write_text(audit.checkpoint().to_json())
-    audit.record(door_id="front", decision="granted", person_id="dave")
+    audit.record("front", Verdict("granted", "dave", None, None))
     assert audit.verify(Checkpoint.read(path)) == []
     # Someone with the key deletes grant 3 and re-chains everything after it, head included.
     insider = AuditLog(audit.sessions, KEY)
@@ -138,7 +139,7 @@ def test_a_checkpoint_catches_a_rewrite_by_someone_who_has_the_key(audit: AuditL
     _delete_rows(audit, AuditEvent.event_id > 0)
     _set_meta(audit, HEAD_KEY, None)
     for r in kept:
-        insider.record(door_id=r.door_id, decision=r.decision, person_id=r.person_id, best=r.best_similarity, at=r.at)
+        insider.record(r.door_id, Verdict(r.decision, r.person_id, r.best_similarity, None), at=r.at)
     assert audit.verify() == [], "with the key, a rewrite verifies on its own ..."
     problems = audit.verify(Checkpoint.read(path))
     assert any("checkpoint" in p for p in problems), problems  # ... but not against the checkpoint
@@ -160,13 +161,13 @@ def test_purge_and_anonymisation_stay_verifiable(audit: AuditLog, tmp_path: Path
 def _append_many(url: str, door: str, n: int) -> None:
     log = AuditLog(open_database(url), KEY)
     for _ in range(n):
-        log.record(door_id=door, decision="denied-unknown", best=0.2)
+        log.record(door, Verdict("denied-unknown", None, 0.2, None))
 
 
 def test_two_processes_appending_at_once_do_not_fork_the_chain(tmp_path: Path) -> None:
     """Two daemons on one SQLite database (item 4): 2 x 150 rows, then one unbroken chain."""
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    AuditLog(open_database(url), KEY).record(door_id="admin", decision="anonymised", detail="seed")
+    AuditLog(open_database(url), KEY).record("admin", Verdict("anonymised", None, None, None, "seed"))
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_append_many, args=(url, door, 150)) for door in ("front", "back")]
     for p in procs:

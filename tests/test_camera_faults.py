@@ -36,7 +36,9 @@ def test_source_that_never_opens_is_retried_with_growing_backoff() -> None:
     source = NeverOpens()
     reader = FrameReader(source, drop_stale=True, on_event=lambda k, m: events.append((k, m)), backoff_initial_s=0.02, backoff_max_s=0.16)
     reader.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while len(source.attempts) < 6 and time.monotonic() < deadline:  # attempts, not a guessed time
+        time.sleep(0.01)
     reader.stop()
     reader.join(timeout=5)
     assert not reader.is_alive()

@@ -22,7 +22,7 @@ from gatekeeper.config import CONCERNS, DecisionSettings, DoorSettings, QualityS
         (DoorSettings, {"actuator": "command"}, "needs actuator_command"),
         (DoorSettings, {"reconnect_initial_s": 10, "reconnect_max_s": 1}, "cannot exceed reconnect_max_s"),
         (DoorSettings, {"door_id": "front door; rm -rf"}, "pattern"),
-        (DecisionSettings, {"match_threshold": 1.5}, "less than 1"),
+        (DecisionSettings, {"min_match_similarity": 1.5}, "less than 1"),
     ],
 )
 def test_each_concern_refuses_what_does_not_hold_together(model: type, values: dict, named: str) -> None:  # type: ignore[type-arg]
@@ -54,7 +54,7 @@ def test_config_show_prints_the_liveness_thresholds_in_force(monkeypatch: pytest
     monkeypatch.setenv("GATEKEEPER_LIVENESS", "passive+blink")
     out = CliRunner().invoke(app, ["config", "show"])
     calibration = json.loads((MODELS_DIR / "liveness.json").read_text())["calibration"]
-    row = next(line for line in out.output.splitlines() if "liveness_threshold" in line)
+    row = next(line for line in out.output.splitlines() if "min_live_score" in line)
     assert str(calibration["passive_threshold"]) in row and "liveness manifest" in row, "the value in force, not None"
 
 
@@ -76,3 +76,31 @@ def test_the_keys_are_settings_shown_redacted(tmp_path, monkeypatch) -> None:  #
     shown = CliRunner().invoke(cli, ["config", "show"], env={"COLUMNS": "300"}).output
     assert key not in shown and "ab" * 32 not in shown
     assert "GATEKEEPER_TEMPLATE_KEY" in shown and "GATEKEEPER_AUDIT_KEY" in shown
+
+
+def test_renamed_settings_still_read_their_old_names_with_a_warning(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Threshold names now say their direction (min_ / max_); a deployment configured with the
+    old names keeps its values, is warned, and `config show` says where each came from."""
+    from typer.testing import CliRunner
+
+    from gatekeeper.cli import app
+    from gatekeeper.cli.settings_report import setting_rows
+
+    monkeypatch.setenv("GATEKEEPER_MATCH_THRESHOLD", "0.97")
+    config = tmp_path / "gatekeeper.toml"
+    config.write_text("liveness_threshold = 0.5\nmin_card_similarity = 0.91\ncard_match_threshold = 0.2\n")
+    config.chmod(0o600)
+    monkeypatch.setenv("GATEKEEPER_CONFIG", str(config))
+    with pytest.warns(FutureWarning, match="GATEKEEPER_MATCH_THRESHOLD is deprecated"):
+        settings = Settings()
+    assert (settings.min_match_similarity, settings.min_live_score) == (0.97, 0.5)
+    assert settings.min_card_similarity == 0.91, "the new name wins over the old one"
+    monkeypatch.setenv("GATEKEEPER_MIN_MATCH_SIMILARITY", "0.98")
+    assert Settings().min_match_similarity == 0.98, "the new variable wins over the old one"
+    monkeypatch.delenv("GATEKEEPER_MIN_MATCH_SIMILARITY")
+    monkeypatch.setenv("GATEKEEPER_LIVENESS", "passive")
+    out = CliRunner().invoke(app, ["config", "show"])
+    assert out.exit_code == 0 and "min_match_similarity" in out.output
+    rows = {name: (value, source) for _, name, value, source in setting_rows(Settings())}
+    assert rows["min_match_similarity"] == ("0.97", "environment GATEKEEPER_MATCH_THRESHOLD (deprecated name)")
+    assert rows["min_live_score"] == ("0.5", f"GATEKEEPER_CONFIG file {config}, as liveness_threshold (deprecated name)")

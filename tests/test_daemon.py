@@ -232,8 +232,8 @@ def test_enrollment_and_removal_reach_a_running_daemon(lfw: Path, make_app, sett
         assert done.returncode == 0, done.stdout + done.stderr
         removed_at = max(r.event_id for r in gk.audit.query(AuditFilter()))
         assert _wait_for(lambda: any(r.event_id > removed_at for r in gk.audit.query(AuditFilter(decision="denied-unknown"))), timeout=60)
-        unlocks = len(actuator.unlocks)
-        time.sleep(3)
+        unlocks, seen = len(actuator.unlocks), daemon.stats.frames
+        assert _wait_for(lambda: daemon.stats.frames >= seen + len(frames) + len(empty), timeout=60)  # a whole visit more, not a guessed time
         assert len(actuator.unlocks) == unlocks
     finally:
         stop.set()

@@ -18,7 +18,7 @@ from gatekeeper.vision.detect import FaceDetector, use_opencv_resampling
 
 def test_mtcnn_resamples_through_the_replaced_function(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    original = detect._opencv_area_resample
+    original = detect.opencv_area_resample
 
     def counting(images, size):  # type: ignore[no-untyped-def]
         calls.append(size)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gatekeeper.door.actuate import ActuatorError
-from gatekeeper.services.audit import AuditTamperError
+from gatekeeper.storage.audit_chain import AuditTamperError
 from gatekeeper.door.camera import CameraError
 from gatekeeper.vision.encoder import ModelFileError
 from gatekeeper.vision.encoders.dlib_dat import DlibFormatError

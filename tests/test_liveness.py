@@ -121,9 +121,9 @@ def test_a_liveness_manifest_without_calibration_is_refused(tmp_path: Path, live
     manifest["calibration"] = {}
     (tmp_path / "liveness.json").write_text(json.dumps(manifest))
     monkeypatch.setattr(thresholds, "MODELS_DIR", tmp_path)
-    with pytest.raises(ValueError, match="GATEKEEPER_LIVENESS_THRESHOLD"):
+    with pytest.raises(ValueError, match="GATEKEEPER_MIN_LIVE_SCORE"):
         liveness_threshold(live_settings)
-    assert liveness_threshold(live_settings.model_copy(update={"liveness_threshold": 0.4})) == 0.4
+    assert liveness_threshold(live_settings.model_copy(update={"min_live_score": 0.4})) == 0.4
 
 
 def test_verify_reports_the_passive_score(nuaa: Path, make_app, live_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -203,7 +203,7 @@ def test_the_door_runtime_gives_the_networks_outputs(nuaa: Path, passive: Passiv
 
     from gatekeeper.vision.detect import FaceDetector
     from gatekeeper.vision.minifasnet import MiniFASNet, load_state
-    from gatekeeper.vision.liveness import _crop
+    from gatekeeper.vision.liveness import liveness_crop
 
     manifest = json.loads((MODELS_DIR / "liveness.json").read_text())
     detector = FaceDetector(min_face_px=64)
@@ -211,7 +211,7 @@ def test_the_door_runtime_gives_the_networks_outputs(nuaa: Path, passive: Passiv
         image = read_rgb(photo)
         face = max(detector.detect(image), key=lambda f: f.width)
         for spec, runtime in zip(manifest["nets"], passive.nets):
-            crop = _crop(np.ascontiguousarray(image[:, :, ::-1]), face.box, runtime.scale).astype(np.float32).transpose(2, 0, 1)[None]
+            crop = liveness_crop(np.ascontiguousarray(image[:, :, ::-1]), face.box, runtime.scale).astype(np.float32).transpose(2, 0, 1)[None]
             with torch.inference_mode():
                 expected = MiniFASNet(load_state(MODELS_DIR / spec["file"]))(torch.from_numpy(crop)).numpy()
             runtime.net.setInput(np.ascontiguousarray(crop))

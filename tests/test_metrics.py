@@ -31,3 +31,28 @@ def test_decisions_latency_and_gallery_are_exported(make_app, settings, tmp_path
     assert f'gatekeeper_frame_seconds_count{{door="{door}"}} 4.0' in text
     assert f'gatekeeper_gallery_people{{door="{door}"}} 1.0' in text
     assert f'gatekeeper_gallery_generation{{door="{door}"}}' in text
+
+
+def test_metrics_alone_need_no_face_stack() -> None:
+    """`door/metrics.py` is driven directly, in a fresh interpreter: counting decisions, camera
+    faults and dropped side jobs loads neither torch nor OpenCV, and two doors never mix counts."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from prometheus_client import generate_latest
+from gatekeeper.door.metrics import DoorMetrics
+front, back = DoorMetrics("front"), DoorMetrics("back")
+front.decision("granted"); front.decision("granted"); front.decision("denied-unknown")
+front.camera_fault(); front.side_work_dropped(); front.gallery(12, 7); back.decision("granted")
+print(generate_latest(front.registry).decode())
+print("LOADED", sorted(m for m in ("torch", "cv2", "faiss", "facenet_pytorch") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert 'gatekeeper_decisions_total{decision="granted",door="front"} 2.0' in out
+    assert 'gatekeeper_decisions_total{decision="denied-unknown",door="front"} 1.0' in out
+    assert 'door="back"' not in out, "each door has its own registry"
+    assert 'gatekeeper_camera_faults_total{door="front"} 1.0' in out and 'gatekeeper_side_work_dropped_total{door="front"} 1.0' in out
+    assert 'gatekeeper_gallery_people{door="front"} 12.0' in out and 'gatekeeper_gallery_generation{door="front"} 7.0' in out
+    assert "LOADED []" in out

@@ -51,7 +51,7 @@ def test_the_summary_says_what_the_gallery_costs_and_points_to_card_and_face(shi
 
 
 def test_a_fixed_threshold_is_kept_and_its_cost_predicted() -> None:
-    fixed = DecisionThresholds.from_calibration(Settings(liveness="off", match_threshold=0.95), "doornet-v2", manifest_calibration("doornet-v2"))
+    fixed = DecisionThresholds.from_calibration(Settings(liveness="off", min_match_similarity=0.95), "doornet-v2", manifest_calibration("doornet-v2"))
     assert fixed.for_gallery(10_000).match == 0.95
     assert fixed.predicted_at(10_000).strangers_let_in > fixed.predicted_at(30).strangers_let_in
 

@@ -95,7 +95,7 @@ def test_resume_refuses_a_checkpoint_that_carries_code(tmp_path: Path) -> None:
     import pickle
 
     from gatekeeper.vision.encoders.resnet29 import FaceResNet29
-    from gatekeeper.training.finetune import _resume
+    from gatekeeper.training.finetune import resume_from
 
     marker = tmp_path / "code-ran"
     with (tmp_path / "checkpoint.pt").open("wb") as fh:
@@ -104,7 +104,7 @@ def test_resume_refuses_a_checkpoint_that_carries_code(tmp_path: Path) -> None:
     opt = torch.optim.AdamW(net.parameters())
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=10)
     with pytest.raises(pickle.UnpicklingError):
-        _resume(tmp_path, net, opt, sched)
+        resume_from(tmp_path, net, opt, sched)
     assert not marker.exists()
 
 

@@ -19,6 +19,7 @@ from gatekeeper.services.audit import AuditFilter
 from gatekeeper.storage.models import ConsoleSession
 from gatekeeper.web.app import create_app
 from gatekeeper.web.security import SESSION_COOKIE
+from gatekeeper.core.types import Verdict
 
 PASSWORD = "correct horse battery staple"
 
@@ -170,7 +171,7 @@ def test_bad_uploads_get_a_clear_4xx_and_write_nothing(client: TestClient, gk, p
 
 def test_the_audit_page_filters_paginates_and_exports_like_the_cli(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
     for i in range(60):
-        gk.audit.record(door_id="front", decision="denied-unknown" if i % 2 else "granted", person_id=None if i % 2 else "emp-0007", best=0.5)
+        gk.audit.record("front", Verdict("denied-unknown" if i % 2 else "granted", None if i % 2 else "emp-0007", 0.5, None))
     sign_in(client, "bob")
     page = client.get("/audit?decision=granted").text
     assert "30 rows" in page and "page 1 of 1" not in page
@@ -260,7 +261,7 @@ def test_person_detail_adds_photos_and_the_api_renames(client: TestClient, gk) -
 def test_audit_time_filters(client: TestClient, gk) -> None:  # type: ignore[no-untyped-def]
     t0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
     for day in range(3):
-        gk.audit.record(door_id="front", decision="granted", person_id="emp-0010", at=t0 + timedelta(days=day))
+        gk.audit.record("front", Verdict("granted", "emp-0010", None, None), at=t0 + timedelta(days=day))
     sign_in(client, "bob")
     assert client.get("/api/v1/audit?since=2026-12-01&door=front").json()["total"] == 2
     # One meaning everywhere (core.when): "until" a date includes that day, as in the CLI and the access policy.

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from gatekeeper.core.when import parse_when
 from gatekeeper.errors import InputError
 from gatekeeper.services.access import parse_instant
+from gatekeeper.core.types import Verdict
 
 
 def test_a_date_as_until_includes_that_day_in_the_site_timezone() -> None:
@@ -37,7 +38,7 @@ def test_the_cli_audit_reads_until_as_the_console_does(tmp_path, monkeypatch) ->
     monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(tmp_path))
     gk = App(Settings(data_dir=tmp_path))
     for day in (1, 2, 3):
-        gk.audit.record(door_id="front", decision="granted", person_id="emp-1", at=datetime(2026, 12, day, 12, 0, tzinfo=timezone.utc))
+        gk.audit.record("front", Verdict("granted", "emp-1", None, None), at=datetime(2026, 12, day, 12, 0, tzinfo=timezone.utc))
     out = CliRunner().invoke(cli, ["audit", "--since", "2026-12-01", "--until", "2026-12-02", "--format", "json"])
     assert out.exit_code == 0, out.output
     assert out.output.count('"decision": "granted"') == 2, "the 2nd is included, the 3rd is not"

@@ -7,12 +7,13 @@ import tomllib
 from collections.abc import Iterator
 
 from gatekeeper.core.redaction import redact_database_url, redact_source, redact_url
-from gatekeeper.config import CONCERNS, CONFIG_ENV, Settings, config_path
+from gatekeeper.config import CONCERNS, CONFIG_ENV, RENAMED, Settings, config_path
 from gatekeeper.vision.model_files import LIVENESS_MANIFEST, liveness_calibration, manifest_calibration
 
+RENAMED_FROM = {new: old for old, new in RENAMED.items()}
 _SECRET_URLS = {"database_url": redact_database_url, "actuator_url": redact_url, "source": redact_source}
-_FROM_LIVENESS = {"liveness_threshold": "passive_threshold", "liveness_blink_depth": "blink_depth"}
-_FROM_CARD = {"match_threshold", "min_margin", "duplicate_threshold", "track_same_person"}
+_FROM_LIVENESS = {"min_live_score": "passive_threshold", "min_blink_depth": "blink_depth"}
+_FROM_CARD = {"min_match_similarity": "match_threshold", "min_margin": "min_margin", "max_duplicate_similarity": "duplicate_threshold", "track_min_similarity": None}
 
 
 def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str, str]]:
@@ -25,10 +26,15 @@ def setting_rows(settings: Settings) -> Iterator[tuple[str, str, str, str]]:
     for concern, model in CONCERNS.items():
         for name in model.model_fields:
             value = values[name]
+            old = RENAMED_FROM.get(name)
             if f"GATEKEEPER_{name.upper()}" in env:
                 source = f"environment GATEKEEPER_{name.upper()}"
+            elif old and f"GATEKEEPER_{old.upper()}" in env:
+                source = f"environment GATEKEEPER_{old.upper()} (deprecated name)"
             elif name in in_file:
                 source = f"{CONFIG_ENV} file {path}"
+            elif old and old in in_file:
+                source = f"{CONFIG_ENV} file {path}, as {old} (deprecated name)"
             elif value is None and name in _FROM_CARD:
                 value, source = _from_card(name, calibration), f"model card ({settings.model} calibration)"  # the value in force
             elif value is None and name in _FROM_LIVENESS and settings.liveness != "off":
@@ -47,9 +53,9 @@ def _liveness_calibration() -> dict:  # type: ignore[type-arg]
 
 
 def _from_card(name: str, calibration: dict) -> object:  # type: ignore[type-arg]
-    if name == "track_same_person":  # as DecisionThresholds resolves it: the card's FAR 1e-2 point
+    if _FROM_CARD[name] is None:  # track_min_similarity, as DecisionThresholds resolves it: the card's FAR 1e-2 point
         return calibration.get("far_thresholds", {}).get("0.01", {}).get("threshold", calibration.get("match_threshold"))
-    return calibration.get(name)
+    return calibration.get(_FROM_CARD[name])
 
 
 def reference_markdown() -> str:

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gatekeeper.door.actuate import DoorActuator
 from gatekeeper.door.events import DecisionEvents, NoEvents
 from gatekeeper.door.heartbeat import DoorPulse
+from gatekeeper.door.side_work import SideWork
 from gatekeeper.door.metrics import DoorMetrics
-from gatekeeper.services.audit import AuditLog
+from gatekeeper.services.audit import AuditLog, Reading
 from gatekeeper.door.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
 from gatekeeper.core import AccessPolicy, Candidate, Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_access, apply_tailgating
@@ -91,6 +92,7 @@ class DoorDaemon:
         self.access: AccessPolicy = self._load_access()
         self._checked_at = time.monotonic()
         self._heartbeat = DoorPulse(settings.door_id, pipeline.encoder.version)
+        self.side = SideWork(f"{settings.door_id} side work", on_drop=self.metrics.side_work_dropped)  # heartbeats, old snapshots
         self._stale: str | None = None  # why the gallery in memory is not known to be current
         self._swept_at = float("-inf")  # when old snapshot files were last deleted
         self._last_stale_log = float("-inf")
@@ -121,6 +123,7 @@ class DoorDaemon:
             except Exception:
                 log.exception("could not record the visits still open at the end")
             self.events.close()
+            self.side.close()
         return self.stats
 
     def process_frame(self, frame: np.ndarray, now: float) -> list[Verdict]:
@@ -264,8 +267,7 @@ class DoorDaemon:
     def _record_faceless(self, verdict: Verdict) -> None:
         """A decision without a face to show (unknown badge, expired claim, a visit that ended
         undecided): on record, no unlock."""
-        row = self.audit.record(door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest, best=verdict.best,
-                                threshold=self.thresholds.card, model_version=self.pipeline.encoder.version, detail=verdict.detail or None)
+        row = self.audit.record(self.settings.door_id, verdict, Reading(threshold=self.thresholds.card, model_version=self.pipeline.encoder.version))
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
         self.events.publish(row)
@@ -284,12 +286,9 @@ class DoorDaemon:
         # Write-ahead: the decision is on record before the door opens. When it cannot be
         # recorded (database gone, disk full) record() raises and the door stays shut: no
         # unlock ever goes unaudited.
-        row = self.audit.record(
-            door_id=self.settings.door_id, decision=verdict.decision, person_id=verdict.person_id, nearest=verdict.nearest,
-            best=verdict.best, second=verdict.second, threshold=self.thresholds.match if threshold is None else threshold,
-            margin=self.thresholds.margin if margin is None else margin, model_version=self.pipeline.encoder.version, quality=_evidence(face, verdict),
-            snapshot=self._snapshot(verdict, face), detail=verdict.detail or None,
-        )
+        reading = Reading(self.thresholds.match if threshold is None else threshold, self.thresholds.margin if margin is None else margin,
+                          self.pipeline.encoder.version, _evidence(face, verdict), self._snapshot(verdict, face))
+        row = self.audit.record(self.settings.door_id, verdict, reading)
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
         if verdict.decision == Decision.GRANTED:
@@ -339,12 +338,9 @@ class DoorDaemon:
         self.metrics.decision(str(Decision.ERROR))
         log.error("%s: %s", self.settings.door_id, message)
         try:
-            self.audit.record(
-                door_id=self.settings.door_id, decision=Decision.ERROR, person_id=verdict.person_id if verdict else None,
-                best=verdict.best if verdict else None, second=verdict.second if verdict else None,
-                threshold=self.thresholds.match, margin=self.thresholds.margin, model_version=self.pipeline.encoder.version,
-                quality=face.quality.as_dict() if face else None, detail=message[:1000],
-            )
+            error = Verdict(Decision.ERROR, verdict.person_id if verdict else None, verdict.best if verdict else None, verdict.second if verdict else None, message[:1000])
+            reading = Reading(self.thresholds.match, self.thresholds.margin, self.pipeline.encoder.version, face.quality.as_dict() if face else None)
+            self.audit.record(self.settings.door_id, error, reading)
         except Exception:  # the audit store itself is down: the log line above is all we can do
             log.exception("could not write the error to the audit log")
 
@@ -354,7 +350,7 @@ class DoorDaemon:
         self.metrics.camera_fault()
         log.warning("%s %s: %s", self.settings.door_id, kind, message)
         try:
-            self.audit.record(door_id=self.settings.door_id, decision=Decision.ERROR, detail=f"{kind}: {message}"[:1000])
+            self.audit.record(self.settings.door_id, Verdict(Decision.ERROR, None, None, None, f"{kind}: {message}"[:1000]))
         except Exception:
             log.exception("could not write the camera event to the audit log")
 
@@ -371,12 +367,15 @@ class DoorDaemon:
         with self.sessions() as session:
             return load_access_policy(session, self.settings.timezone)
 
-    def expire_snapshots(self, force: bool = False) -> int:
+    def expire_snapshots(self, force: bool = False) -> None:
         """Delete snapshot files older than ``snapshot_retention_days`` (their rows stay, and say
-        a snapshot was taken), at most once an hour; how many went. Never a door fault."""
+        a snapshot was taken), at most once an hour, off the frame loop. Never a door fault."""
         if not force and time.monotonic() - self._swept_at < SNAPSHOT_SWEEP_S:
-            return 0
+            return
         self._swept_at = time.monotonic()
+        self.side.submit(self._delete_old_snapshots)
+
+    def _delete_old_snapshots(self) -> None:
         cutoff = time.time() - self.settings.snapshot_retention_days * 86400
         gone = 0
         try:
@@ -386,7 +385,8 @@ class DoorDaemon:
                     gone += 1
         except OSError as exc:
             log.error("%s: old snapshots not deleted (%s)", self.settings.door_id, exc)
-        return gone
+        if gone:
+            log.info("%s: %d snapshots past their retention deleted", self.settings.door_id, gone)
 
     def refresh_gallery(self, force: bool = False) -> None:
         """Pick up enrollments, removals and access changes (a lockdown) made by other processes:
@@ -403,7 +403,7 @@ class DoorDaemon:
             if enrollment_changed:
                 self.gallery = self._load_gallery()
                 log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
-            self._heartbeat.report(self.sessions, self.gallery)
+            self._heartbeat.report(self.sessions, self.gallery, self.side.submit)
             if enrollment_changed or access != self.access.generation:
                 self.access = self._load_access()  # new people may carry validity; a lockdown must land
                 log.info("access policy reloaded (generation %d)", self.access.generation)

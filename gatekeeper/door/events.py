@@ -2,8 +2,10 @@
 snapshot only with ``mqtt_snapshot``), the convention Frigate and Home Assistant users rely on.
 
 Publishing never delays or opens the door: it happens after the decision is in the audit log and
-the door has been actuated, paho's network loop runs in its own thread, messages queue (100 at
-most) while the broker is away and are dropped beyond that, and no error reaches the door loop.
+the door has been actuated; the message is built and the snapshot read on a background thread
+behind a bounded drop-oldest queue (``side_work.py``), paho's network loop runs in its own thread,
+messages queue (100 at most) while the broker is away and are dropped beyond that, and no error
+reaches the door loop.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from gatekeeper.config import Settings
+from gatekeeper.door.side_work import SideWork
 from gatekeeper.storage.models import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -61,17 +64,24 @@ class MqttEvents:
             self._client.tls_set(ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
         self._client.connect_async(settings.mqtt_host, settings.mqtt_port, keepalive=30)
         self._client.loop_start()
+        self._side = SideWork(f"{settings.door_id} mqtt", limit=QUEUE_LIMIT)
 
     def publish(self, row: AuditEvent) -> None:
+        """Hands the row over and returns: reading a sealed snapshot takes milliseconds."""
+        payload = decision_payload(row)
+        snapshot = row.event_id if (self._face_of is not None and row.snapshot) else None
+        self._side.submit(lambda: self._send(row.door_id, payload, snapshot))
+
+    def _send(self, door_id: str, payload: dict[str, object], snapshot: int | None) -> None:
         try:
-            payload = decision_payload(row)
-            if self._face_of is not None and row.snapshot:
-                payload["snapshot_jpeg"] = base64.b64encode(self._face_of(row.event_id)).decode()
-            self._client.publish(f"{self.prefix}/{row.door_id}/decision", json.dumps(payload), qos=1)
+            if snapshot is not None and self._face_of is not None:
+                payload["snapshot_jpeg"] = base64.b64encode(self._face_of(snapshot)).decode()
+            self._client.publish(f"{self.prefix}/{door_id}/decision", json.dumps(payload), qos=1)
         except Exception as exc:  # noqa: BLE001 - an integration's trouble is never the door's
             log.warning("MQTT publish failed (%s); the decision is in the audit log", exc)
 
     def close(self) -> None:
+        self._side.close()
         self._client.loop_stop()
         self._client.disconnect()
 

@@ -1,10 +1,12 @@
 """Each running door's heartbeat in the database (last frame, fps, camera state, model, gallery
-generation), written with the gallery check every few seconds: the console's doors page."""
+generation), taken with the gallery check every few seconds and written off the frame loop: the
+console's doors page."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,16 +39,20 @@ class DoorPulse:
             return 0.0
         return (len(self._frames) - 1) / max(self._frames[-1] - self._frames[0], 1e-6)
 
-    def report(self, sessions: sessionmaker[Session], gallery: GalleryIndex) -> None:
-        """Best effort: a heartbeat that cannot be written is a log line, never a door fault."""
+    def report(self, sessions: sessionmaker[Session], gallery: GalleryIndex, submit: Callable[[Callable[[], None]], None]) -> None:
+        """At most once per interval, the row as of now, written by ``submit``'s background
+        thread (the frame loop never waits on it). Best effort: a heartbeat that cannot be written
+        is a log line, never a door fault."""
         if time.monotonic() - self._reported < self.every_s:
             return
         self._reported = time.monotonic()
+        beat = DoorHeartbeat(door_id=self.door_id, updated_at=datetime.now(timezone.utc), last_frame_at=self._last_frame, fps=round(self.fps, 1), camera=self.camera,
+                             model_version=self.model_version, gallery_generation=gallery.generation, people=len(gallery))
+        submit(lambda: self._write(sessions, beat))
+
+    def _write(self, sessions: sessionmaker[Session], beat: DoorHeartbeat) -> None:
         try:
             with sessions.begin() as session:
-                row = session.get(DoorHeartbeat, self.door_id) or DoorHeartbeat(door_id=self.door_id)
-                row.updated_at, row.last_frame_at, row.fps, row.camera = datetime.now(timezone.utc), self._last_frame, round(self.fps, 1), self.camera
-                row.model_version, row.gallery_generation, row.people = self.model_version, gallery.generation, len(gallery)
-                session.merge(row)
+                session.merge(beat)
         except Exception as exc:  # noqa: BLE001 - the door goes on deciding; the console shows the gap
             log.warning("%s: heartbeat not written (%s)", self.door_id, exc)

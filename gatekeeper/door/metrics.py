@@ -18,6 +18,7 @@ class DoorMetrics:
         self._latency = Histogram("gatekeeper_frame_seconds", "Frame processing time, camera frame to decision", ["door"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self._camera = Counter("gatekeeper_camera_faults", "Camera faults and reconnects", ["door"], registry=self.registry)
         self._gallery_size = Gauge("gatekeeper_gallery_people", "People in the door's gallery", ["door"], registry=self.registry)
+        self._dropped = Counter("gatekeeper_side_work_dropped", "Background jobs (heartbeats, old-snapshot sweeps) dropped because the queue was full", ["door"], registry=self.registry)
         self._generation = Gauge("gatekeeper_gallery_generation", "Gallery generation the door holds", ["door"], registry=self.registry)
 
     def decision(self, decision: str) -> None:
@@ -28,6 +29,9 @@ class DoorMetrics:
 
     def camera_fault(self) -> None:
         self._camera.labels(self.door_id).inc()
+
+    def side_work_dropped(self) -> None:
+        self._dropped.labels(self.door_id).inc()
 
     def gallery(self, people: int, generation: int) -> None:
         self._gallery_size.labels(self.door_id).set(people)

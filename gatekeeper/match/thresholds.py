@@ -36,9 +36,9 @@ class DecisionThresholds:
     gallery_size: int | None = None  # the size ``match`` was chosen for
     floor: float = 0.0  # ``match`` never goes below this (the card's per-pair FAR 1e-3 point)
     card: float = 1.0  # card + face: similarity to the badge holder needed (1:1)
-    duplicate_fixed: bool = False  # duplicate_threshold set explicitly: it does not follow the gallery
+    duplicate_fixed: bool = False  # max_duplicate_similarity set explicitly: it does not follow the gallery
     pair_point: float = 0.0  # the card's per-pair operating point (FAR 1e-4): the duplicate rule's floor
-    fixed_match: bool = False  # match_threshold set explicitly: it does not follow the gallery
+    fixed_match: bool = False  # min_match_similarity set explicitly: it does not follow the gallery
     margin_floor: float = 0.0  # the gallery's margin is never below this (the card's, or min_margin)
 
     @classmethod
@@ -49,25 +49,25 @@ class DecisionThresholds:
     def from_calibration(cls, settings: Settings, model: str, cal: dict[str, Any]) -> "DecisionThresholds":
         """From the model manifest's calibration block (read without loading the model: `people
         list` and `config show` use this too)."""
-        match = settings.match_threshold if settings.match_threshold is not None else cal.get("match_threshold")
+        match = settings.min_match_similarity if settings.min_match_similarity is not None else cal.get("match_threshold")
         margin = settings.min_margin if settings.min_margin is not None else cal.get("min_margin")
         if match is None or margin is None:
             raise InputError(f"model {model} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
         loosest = cal.get("far_thresholds", {}).get("0.01", {}).get("threshold")
         if loosest is not None and float(match) < loosest and not settings.accept_loose_threshold:
             raise InputError(
-                f"match_threshold {float(match):.4f} is looser than {model}'s FAR 1e-2 point ({loosest:.4f}): more than one stranger in a "
+                f"min_match_similarity {float(match):.4f} is looser than {model}'s FAR 1e-2 point ({loosest:.4f}): more than one stranger in a "
                 "hundred would match someone. Set accept_loose_threshold = true (GATEKEEPER_ACCEPT_LOOSE_THRESHOLD=1) if that is really meant"
             )
-        duplicate = settings.duplicate_threshold if settings.duplicate_threshold is not None else cal.get("duplicate_threshold", match)
-        same = settings.track_same_person if settings.track_same_person is not None else (loosest if loosest is not None else match)
+        duplicate = settings.max_duplicate_similarity if settings.max_duplicate_similarity is not None else cal.get("duplicate_threshold", match)
+        same = settings.track_min_similarity if settings.track_min_similarity is not None else (loosest if loosest is not None else match)
         return cls(
             float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same),
             liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s,
             openset=_openset(model, cal), max_stranger_rate=settings.max_stranger_rate, max_duplicate_rate=settings.max_duplicate_rate,
             floor=float(cal.get("far_thresholds", {}).get("0.001", {}).get("threshold", 0.0)), card=_card_threshold(settings, cal, float(match)),
-            duplicate_fixed=settings.duplicate_threshold is not None, pair_point=float(cal.get("match_threshold", match)),
-            fixed_match=settings.match_threshold is not None, margin_floor=float(margin),
+            duplicate_fixed=settings.max_duplicate_similarity is not None, pair_point=float(cal.get("match_threshold", match)),
+            fixed_match=settings.min_match_similarity is not None, margin_floor=float(margin),
         )
 
     def operating_point(self, size: int) -> OperatingPoint | None:
@@ -78,7 +78,7 @@ class DecisionThresholds:
 
     def predicted_at(self, size: int) -> OperatingPoint | None:
         """The stranger and staff rates the door gives at ``size`` people: the operating point for
-        the target, or what a fixed match_threshold gives (None: no open-set calibration)."""
+        the target, or what a fixed min_match_similarity gives (None: no open-set calibration)."""
         if self.openset is None:
             return None
         if self.fixed_match:
@@ -133,8 +133,8 @@ CARD_FAR = "0.001"  # the per-pair FAR point card + face doors use (bench/galler
 
 def _card_threshold(settings: Settings, cal: dict[str, Any], match: float) -> float:
     """The setting, else the card's 1:1 point, else the door's own threshold (never looser)."""
-    if settings.card_match_threshold is not None:
-        return float(settings.card_match_threshold)
+    if settings.min_card_similarity is not None:
+        return float(settings.min_card_similarity)
     point = cal.get("far_thresholds", {}).get(CARD_FAR, {}).get("threshold")
     return float(point) if point is not None else match
 
@@ -173,14 +173,14 @@ def liveness_threshold(settings: Settings) -> float | None:
     when liveness is off. A manifest without a calibration is refused (the door would guess)."""
     if settings.liveness == "off":
         return None
-    return _calibrated(settings.liveness_threshold, "passive_threshold", "GATEKEEPER_LIVENESS_THRESHOLD")
+    return _calibrated(settings.min_live_score, "passive_threshold", "GATEKEEPER_MIN_LIVE_SCORE")
 
 
 def blink_depth(settings: Settings) -> float | None:
     """The blink a track needs (``passive+blink``): the setting, else the calibration."""
     if settings.liveness != "passive+blink":
         return None
-    return _calibrated(settings.liveness_blink_depth, "blink_depth", "GATEKEEPER_LIVENESS_BLINK_DEPTH")
+    return _calibrated(settings.min_blink_depth, "blink_depth", "GATEKEEPER_MIN_BLINK_DEPTH")
 
 
 def _calibrated(setting: float | None, key: str, env: str) -> float:

@@ -20,7 +20,6 @@ import getpass
 import io
 import json
 import os
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,13 +29,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.storage.audit_chain import (
-    ANCHOR_KEY, GENESIS, HEAD_KEY, LEGACY_KEY, LEGACY_NOTE, ChainCheck, Checkpoint, Pointer, _round, _utc, _utc_naive, keyed_digest, personal_digest,
-)
-from gatekeeper.core.types import Decision
+from gatekeeper.storage.audit_chain import ChainCheck, ChainWriter, Checkpoint, as_utc, as_utc_naive, round_score
+from gatekeeper.core.types import Decision, Verdict
 from gatekeeper.storage.database import take_write_lock
-from gatekeeper.storage.models import AuditEvent, Meta
-from gatekeeper.errors import EnvironmentFault, InputError
+from gatekeeper.storage.models import AuditEvent
+from gatekeeper.errors import InputError
 from gatekeeper.storage.templates import TemplateCodec, derive_key
 
 EXPORT_FIELDS = ["event_id", "at", "door_id", "decision", "person_id", "best_similarity", "second_similarity", "threshold", "margin", "model_version", "quality", "snapshot", "detail", "nearest_id", "actor", "anonymised_at", "row_hash"]
@@ -71,19 +68,26 @@ class Anonymisation:
     snapshots: list[str]  # snapshot files the cleared rows pointed at (for deletion)
 
 
-class AuditTamperError(EnvironmentFault):
-    """The chain's head pointer does not verify: nothing is appended to a log that was altered
-    (or is opened with another audit key); the door stays shut because grants cannot be logged."""
-
-
 SNAPSHOT_PURPOSE = "door snapshot seal"
 _SNAPSHOT_TAG = b"GKsn"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a door decided with, beside the verdict: its yardsticks and the face's evidence."""
+
+    threshold: float | None = None
+    margin: float | None = None
+    model_version: str | None = None
+    quality: dict | None = None
+    snapshot: str | None = None
 
 
 class AuditLog:
     def __init__(self, sessions: sessionmaker[Session], key: bytes, snapshot_dir: Path | None = None) -> None:
         self.sessions = sessions
         self._key = key
+        self._chain = ChainWriter(key)
         # Where snapshot files may live: a path a row names elsewhere (a database writer's doing)
         # is never read or deleted on its say-so.
         self.snapshot_dir = snapshot_dir.resolve() if snapshot_dir is not None else None
@@ -98,88 +102,27 @@ class AuditLog:
             return True
         return Path(path).resolve().is_relative_to(self.snapshot_dir)
 
-    def record(self, *, door_id: str, decision: str, person_id: str | None = None, nearest: str | None = None, best: float | None = None, second: float | None = None, threshold: float | None = None, margin: float | None = None, model_version: str | None = None, quality: dict | None = None, snapshot: str | None = None, detail: str | None = None, at: datetime | None = None, covers: dict | None = None) -> AuditEvent:
+    def record(self, door_id: str, verdict: Verdict, reading: Reading = Reading(), at: datetime | None = None) -> AuditEvent:
+        """A door's decision as a row, committed before this returns (the door unlocks after it)."""
         with self.sessions.begin() as session:
             take_write_lock(session)  # before the head is read: two writers must not fork the chain
-            return self._append(session, door_id=door_id, decision=decision, person_id=person_id, nearest_id=nearest, best_similarity=_round(best), second_similarity=_round(second),
-                                threshold=_round(threshold), margin=_round(margin), model_version=model_version, quality=quality, snapshot=snapshot, detail=detail,
-                                at=_utc(at or datetime.now(timezone.utc)), covers=covers)
+            return self._chain.append(session, door_id=door_id, decision=verdict.decision, person_id=verdict.person_id, nearest_id=verdict.nearest,
+                                      best_similarity=round_score(verdict.best), second_similarity=round_score(verdict.second), threshold=round_score(reading.threshold),
+                                      margin=round_score(reading.margin), model_version=reading.model_version, quality=reading.quality, snapshot=reading.snapshot,
+                                      detail=verdict.detail or None, at=as_utc(at or datetime.now(timezone.utc)))
 
     def admin_action(self, session: Session, action: Decision, actor: str, person_id: str | None = None, detail: str | None = None, model_version: str | None = None) -> AuditEvent:
         """An admin's change as a row of the chain, inside the transaction that makes the change
         (``session`` already holds the write lock): the change and its record commit together or
         not at all. Details never carry names: the person column is what anonymisation clears."""
-        return self._append(session, door_id=ADMIN_DOOR, decision=action, person_id=person_id, detail=detail, model_version=model_version, actor=actor[:128], at=datetime.now(timezone.utc))
-
-    def _append(self, session: Session, **fields: object) -> AuditEvent:
-        prev = self._head_for_append(session)
-        salt = secrets.token_hex(16)
-        row = AuditEvent(**fields, personal_salt=salt, personal_digest=personal_digest(salt, fields.get("person_id"), fields.get("snapshot"), fields.get("nearest_id")), prev_hash=prev, row_hash="")  # type: ignore[arg-type]
-        session.add(row)
-        session.flush()  # assigns event_id, which the hash covers (detects reordering)
-        row.row_hash = keyed_digest(self._key, row, prev)
-        self._set_meta(session, HEAD_KEY, Pointer(row.event_id, row.row_hash).seal(self._key, HEAD_KEY))
-        return row
-
-    def _head_for_append(self, session: Session) -> str:
-        """The hash the next row chains to, after checking the head pointer and the keying
-        marker: nothing is appended to a log that was altered (it would bless the alteration)."""
-        through = self._legacy_through(session)
-        head = session.get(Meta, HEAD_KEY)
-        if head is None:
-            if session.execute(select(AuditEvent.event_id).limit(1)).first() is not None:
-                raise AuditTamperError("the audit head pointer is missing behind existing rows (log altered): run `gatekeeper audit verify`")
-            return self._anchor_hash(session)
-        if ":" not in head.value:  # the unkeyed head of a log written before keying
-            last = session.execute(select(func.max(AuditEvent.event_id))).scalar() or 0
-            if last > through:
-                raise AuditTamperError("the audit head pointer is unsealed behind keyed rows (log altered): run `gatekeeper audit verify`")
-            return head.value
-        pointer = Pointer.open(self._key, HEAD_KEY, head.value)
-        if pointer is None:
-            raise AuditTamperError("the audit head pointer does not verify (log altered, or another audit key): run `gatekeeper audit verify`")
-        return pointer.row_hash
-
-    def _legacy_through(self, session: Session) -> int:
-        """The last row hashed before keying (0 on a database created keyed). Never sealed here:
-        an unsealed marker is only ever blessed by an admin (``seal_legacy``), or a rewrite that
-        reset it would be blessed by the next write."""
-        legacy = session.get(Meta, LEGACY_KEY)
-        if legacy is None:
-            raise AuditTamperError("the audit log's keying marker is missing (log deleted or rewritten): run `gatekeeper audit verify`")
-        if ":" not in legacy.value:
-            return int(legacy.value) if legacy.value.isdigit() else 0
-        pointer = Pointer.open(self._key, LEGACY_KEY, legacy.value)
-        if pointer is None:
-            raise AuditTamperError("the audit log's keying marker does not verify (altered, or another audit key)")
-        return pointer.event_id
+        return self._chain.append(session, door_id=ADMIN_DOOR, decision=action, person_id=person_id, detail=detail, model_version=model_version, actor=actor[:128], at=datetime.now(timezone.utc))
 
     def seal_legacy(self) -> int:
         """After an admin has checked them: protect the rows written before the chain was keyed
         by sealing the marker (and an old purge anchor). Refused when they do not verify."""
         with self.sessions.begin() as session:
             take_write_lock(session)
-            legacy = session.get(Meta, LEGACY_KEY)
-            if legacy is None or ":" in legacy.value:
-                return 0
-            problems = ChainCheck(self._key, session).run()
-            blocking = [p for p in problems if not p.startswith(LEGACY_NOTE)]
-            if blocking:
-                raise AuditTamperError(f"the unkeyed rows do not verify, nothing sealed: {blocking[0]}")
-            through = int(legacy.value) if legacy.value.isdigit() else 0
-            legacy.value = Pointer(through, "legacy").seal(self._key, LEGACY_KEY)
-            anchor = session.get(Meta, ANCHOR_KEY)
-            if anchor is not None and ":" not in anchor.value:
-                anchor.value = Pointer(0, anchor.value).seal(self._key, ANCHOR_KEY)
-        return through
-
-    @staticmethod
-    def _set_meta(session: Session, key: str, value: str) -> None:
-        row = session.get(Meta, key)
-        if row is None:
-            session.add(Meta(key=key, value=value))
-        else:
-            row.value = value
+            return self._chain.seal_legacy(session)
 
     def query(self, f: AuditFilter) -> list[AuditEvent]:
         stmt = _filtered(select(AuditEvent), f).order_by(AuditEvent.event_id)
@@ -227,16 +170,16 @@ class AuditLog:
         """
         with self.sessions.begin() as session:
             take_write_lock(session)
-            old = session.execute(select(AuditEvent).where(AuditEvent.at < _utc(older_than)).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
+            old = session.execute(select(AuditEvent).where(AuditEvent.at < as_utc(older_than)).order_by(AuditEvent.event_id.desc()).limit(1)).scalar_one_or_none()
             if old is None:
                 return 0, []
             # Purge a contiguous prefix by id, so the chain stays one unbroken run.
             prefix = AuditEvent.event_id <= old.event_id
             snapshots = _snapshot_paths(session, prefix)
-            self._head_for_append(session)  # refuse to purge a log whose head does not verify
+            self._chain.head(session)  # refuse to purge a log whose head does not verify
             count = session.execute(delete(AuditEvent).where(prefix)).rowcount
-            self._set_meta(session, ANCHOR_KEY, Pointer(old.event_id, old.row_hash).seal(self._key, ANCHOR_KEY))
-            self._append(session, door_id=ADMIN_DOOR, decision=Decision.PURGED, detail=f"{count} rows up to event {old.event_id} purged (retention)",
+            self._chain.anchor(session, old.event_id, old.row_hash)
+            self._chain.append(session, door_id=ADMIN_DOOR, decision=Decision.PURGED, detail=f"{count} rows up to event {old.event_id} purged (retention)",
                          at=datetime.now(timezone.utc), covers={"through_event": old.event_id, "rows": int(count)}, actor=actor or os_user())
         return int(count), snapshots
 
@@ -271,7 +214,7 @@ class AuditLog:
 
     def snapshots_older_than(self, cutoff: datetime) -> list[str]:
         with self.sessions() as session:
-            return _snapshot_paths(session, AuditEvent.at < _utc(cutoff))
+            return _snapshot_paths(session, AuditEvent.at < as_utc(cutoff))
 
     def snapshots_of(self, person_id: str) -> list[str]:
         """Snapshots of rows about the person (their grants): what removing them deletes."""
@@ -300,23 +243,16 @@ class AuditLog:
             if events:
                 session.execute(update(AuditEvent).where(AuditEvent.event_id.in_(events)).values(person_id=None, nearest_id=None, snapshot=None, personal_salt=None, anonymised_at=now))
             if events or legacy:
-                self._append(session, door_id=ADMIN_DOOR, decision=Decision.ANONYMISED, detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
-                             covers={"events": events, "at": _utc_naive(now).isoformat(timespec="microseconds")}, actor=actor or os_user())
+                self._chain.append(session, door_id=ADMIN_DOOR, decision=Decision.ANONYMISED, detail=f"{len(events)} rows anonymised on request ({reason})"[:1000], at=now,
+                             covers={"events": events, "at": as_utc_naive(now).isoformat(timespec="microseconds")}, actor=actor or os_user())
         return Anonymisation(len(events), legacy, snapshots)
-
-    @staticmethod
-    def _anchor_hash(session: Session) -> str:
-        row = session.get(Meta, ANCHOR_KEY)
-        if row is None:
-            return GENESIS
-        return row.value.split(":")[1] if ":" in row.value else row.value
 
 
 def _filtered(stmt: Select, f: AuditFilter) -> Select:  # type: ignore[type-arg]
     if f.since:
-        stmt = stmt.where(AuditEvent.at >= _utc(f.since))
+        stmt = stmt.where(AuditEvent.at >= as_utc(f.since))
     if f.until:
-        stmt = stmt.where(AuditEvent.at < _utc(f.until))
+        stmt = stmt.where(AuditEvent.at < as_utc(f.until))
     for column, value in ((AuditEvent.person_id, f.person_id), (AuditEvent.decision, f.decision), (AuditEvent.door_id, f.door_id), (AuditEvent.nearest_id, f.nearest_id)):
         if value:
             stmt = stmt.where(column == value)
@@ -334,9 +270,9 @@ def _snapshot_paths(session: Session, rows: ColumnElement[bool]) -> list[str]:
 
 def as_dict(row: AuditEvent) -> dict[str, object]:
     out = {name: getattr(row, name) for name in EXPORT_FIELDS}
-    out["at"] = _utc_naive(row.at).isoformat(timespec="microseconds") + "Z"
+    out["at"] = as_utc_naive(row.at).isoformat(timespec="microseconds") + "Z"
     if row.anonymised_at is not None:
-        out["anonymised_at"] = _utc_naive(row.anonymised_at).isoformat(timespec="seconds") + "Z"
+        out["anonymised_at"] = as_utc_naive(row.anonymised_at).isoformat(timespec="seconds") + "Z"
     return out
 
 
@@ -368,7 +304,7 @@ def to_csv(rows: list[AuditEvent]) -> str:
 
 def summary(rows: list[AuditEvent]) -> dict[str, Counter[str]]:
     return {
-        "per day": Counter(_utc_naive(r.at).date().isoformat() for r in rows),
+        "per day": Counter(as_utc_naive(r.at).date().isoformat() for r in rows),
         "per person": Counter(r.person_id or "(unknown)" for r in rows),
         "per decision": Counter(r.decision for r in rows),
     }

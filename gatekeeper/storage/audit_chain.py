@@ -12,17 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gatekeeper.core.types import Decision
 from gatekeeper.storage.models import AuditEvent, Meta
 
-from gatekeeper.errors import InputError
+from gatekeeper.errors import EnvironmentFault, InputError
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
@@ -32,22 +33,27 @@ CHECKPOINT_KIND = "gatekeeper-audit-checkpoint/1"
 LEGACY_NOTE = "unprotected rows:"
 
 
-def _utc(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
     """Aware UTC for storing and filtering; a naive time is taken to be UTC already."""
     return at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
-def _utc_naive(at: datetime) -> datetime:
+def as_utc_naive(at: datetime) -> datetime:
     """SQLite gives times back without a zone, PostgreSQL with one: hash the same text for both."""
-    return _utc(at).replace(tzinfo=None)
+    return as_utc(at).replace(tzinfo=None)
 
 
-def _round(v: float | None) -> float | None:
+def round_score(v: float | None) -> float | None:
     return None if v is None else round(float(v), 6)
 
 
 def _sha256(content: object) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class AuditTamperError(EnvironmentFault):
+    """The chain's head pointer does not verify: nothing is appended to a log that was altered
+    (or is opened with another audit key); the door stays shut because grants cannot be logged."""
 
 
 def personal_digest(salt: str, person_id: str | None, snapshot: str | None, nearest_id: str | None = None) -> str:
@@ -59,13 +65,13 @@ def personal_digest(salt: str, person_id: str | None, snapshot: str | None, near
 def _content(row: AuditEvent, prev_hash: str) -> dict[str, object]:
     return {
         "event_id": row.event_id,
-        "at": _utc_naive(row.at).isoformat(timespec="microseconds"),
+        "at": as_utc_naive(row.at).isoformat(timespec="microseconds"),
         "door_id": row.door_id,
         "decision": row.decision,
-        "best": _round(row.best_similarity),
-        "second": _round(row.second_similarity),
-        "threshold": _round(row.threshold),
-        "margin": _round(row.margin),
+        "best": round_score(row.best_similarity),
+        "second": round_score(row.second_similarity),
+        "threshold": round_score(row.threshold),
+        "margin": round_score(row.margin),
         "model_version": row.model_version,
         "quality": row.quality,
         "detail": row.detail,
@@ -245,7 +251,7 @@ class ChainCheck:
     def _check_cleared(self, row: AuditEvent, covered: dict[int, str]) -> None:
         if row.personal_digest is None or row.personal_salt is not None:
             return
-        at = _utc_naive(row.anonymised_at).isoformat(timespec="microseconds") if row.anonymised_at else None
+        at = as_utc_naive(row.anonymised_at).isoformat(timespec="microseconds") if row.anonymised_at else None
         if covered.get(row.event_id) != at:
             self.problems.append(f"event {row.event_id}: person cleared without a matching anonymisation record")
 
@@ -279,3 +285,91 @@ class ChainCheck:
             self.problems.append(f"checkpointed event {cp.event_id} is missing (log truncated or rewritten since {cp.exported_at})")
         elif match.row_hash != cp.row_hash:
             self.problems.append(f"event {cp.event_id} differs from the checkpoint of {cp.exported_at} (rows up to it were rewritten)")
+
+
+class ChainWriter:
+    """The one place rows join the chain: ``append`` checks the head pointer and the keying
+    marker, hashes the row under the key and moves the sealed head. The caller's session must
+    already hold the database's write lock, so two writers never fork the chain."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def append(self, session: Session, **fields: object) -> AuditEvent:
+        prev = self.head(session)
+        salt = secrets.token_hex(16)
+        digest = personal_digest(salt, fields.get("person_id"), fields.get("snapshot"), fields.get("nearest_id"))  # type: ignore[arg-type]
+        row = AuditEvent(**fields, personal_salt=salt, personal_digest=digest, prev_hash=prev, row_hash="")
+        session.add(row)
+        session.flush()  # assigns event_id, which the hash covers (detects reordering)
+        row.row_hash = keyed_digest(self._key, row, prev)
+        _set_meta(session, HEAD_KEY, Pointer(row.event_id, row.row_hash).seal(self._key, HEAD_KEY))
+        return row
+
+    def head(self, session: Session) -> str:
+        """The hash the next row chains to, after checking the head pointer and the keying
+        marker: nothing is appended to a log that was altered (it would bless the alteration)."""
+        through = self._legacy_through(session)
+        head = session.get(Meta, HEAD_KEY)
+        if head is None:
+            if session.execute(select(AuditEvent.event_id).limit(1)).first() is not None:
+                raise AuditTamperError("the audit head pointer is missing behind existing rows (log altered): run `gatekeeper audit verify`")
+            return _anchor_hash(session)
+        if ":" not in head.value:  # the unkeyed head of a log written before keying
+            last = session.execute(select(func.max(AuditEvent.event_id))).scalar() or 0
+            if last > through:
+                raise AuditTamperError("the audit head pointer is unsealed behind keyed rows (log altered): run `gatekeeper audit verify`")
+            return head.value
+        pointer = Pointer.open(self._key, HEAD_KEY, head.value)
+        if pointer is None:
+            raise AuditTamperError("the audit head pointer does not verify (log altered, or another audit key): run `gatekeeper audit verify`")
+        return pointer.row_hash
+
+    def anchor(self, session: Session, event_id: int, row_hash: str) -> None:
+        """After a purge: what remains chains to the last deleted row, sealed so it cannot move."""
+        _set_meta(session, ANCHOR_KEY, Pointer(event_id, row_hash).seal(self._key, ANCHOR_KEY))
+
+    def seal_legacy(self, session: Session) -> int:
+        """Seal the marker of rows hashed before keying (and an old purge anchor) once they verify;
+        returns the last such row's id (0 when there was nothing to seal)."""
+        legacy = session.get(Meta, LEGACY_KEY)
+        if legacy is None or ":" in legacy.value:
+            return 0
+        blocking = [p for p in ChainCheck(self._key, session).run() if not p.startswith(LEGACY_NOTE)]
+        if blocking:
+            raise AuditTamperError(f"the unkeyed rows do not verify, nothing sealed: {blocking[0]}")
+        through = int(legacy.value) if legacy.value.isdigit() else 0
+        legacy.value = Pointer(through, "legacy").seal(self._key, LEGACY_KEY)
+        anchor = session.get(Meta, ANCHOR_KEY)
+        if anchor is not None and ":" not in anchor.value:
+            anchor.value = Pointer(0, anchor.value).seal(self._key, ANCHOR_KEY)
+        return through
+
+    def _legacy_through(self, session: Session) -> int:
+        """The last row hashed before keying (0 on a database created keyed). Never sealed here:
+        an unsealed marker is only ever blessed by an admin (``seal_legacy``), or a rewrite that
+        reset it would be blessed by the next write."""
+        legacy = session.get(Meta, LEGACY_KEY)
+        if legacy is None:
+            raise AuditTamperError("the audit log's keying marker is missing (log deleted or rewritten): run `gatekeeper audit verify`")
+        if ":" not in legacy.value:
+            return int(legacy.value) if legacy.value.isdigit() else 0
+        pointer = Pointer.open(self._key, LEGACY_KEY, legacy.value)
+        if pointer is None:
+            raise AuditTamperError("the audit log's keying marker does not verify (altered, or another audit key)")
+        return pointer.event_id
+
+
+def _anchor_hash(session: Session) -> str:
+    row = session.get(Meta, ANCHOR_KEY)
+    if row is None:
+        return GENESIS
+    return row.value.split(":")[1] if ":" in row.value else row.value
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(Meta, key)
+    if row is None:
+        session.add(Meta(key=key, value=value))
+    else:
+        row.value = value

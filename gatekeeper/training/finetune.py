@@ -103,7 +103,7 @@ def finetune(cfg: FineTuneConfig, port: FaceResNet29, data: TrainingFeatures, re
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     (cfg.run_dir / "config.json").write_text(json.dumps(asdict(cfg), default=str, indent=2))
-    start = _resume(cfg.run_dir, net, opt, sched) if resume else 0
+    start = resume_from(cfg.run_dir, net, opt, sched) if resume else 0
     groups, objective = data.groups(), Objective(cfg)
     if len(groups) < cfg.p:
         raise ValueError(f"only {len(groups)} identities with 2+ photos; P={cfg.p} needs more")
@@ -163,7 +163,7 @@ def _checkpoint(run_dir: Path, net: FaceResNet29, opt: torch.optim.Optimizer, sc
     tmp.replace(run_dir / "checkpoint.pt")
 
 
-def _resume(run_dir: Path, net: FaceResNet29, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler) -> int:
+def resume_from(run_dir: Path, net: FaceResNet29, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler) -> int:
     path = run_dir / "checkpoint.pt"
     if not path.exists():
         return 0

@@ -38,7 +38,7 @@ class FaceDetection:
 _TORCH_AREA_RESAMPLE = mtcnn_stages.imresample
 
 
-def _opencv_area_resample(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def opencv_area_resample(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """MTCNN's resampling of pyramid levels and candidate crops, done by OpenCV's INTER_AREA: the
     same area average as torch's adaptive pooling when shrinking, and several times faster on a
     CPU, where the per-crop torch calls were a third of the detector's time."""
@@ -50,7 +50,7 @@ def _opencv_area_resample(images: torch.Tensor, size: tuple[int, int]) -> torch.
 def use_opencv_resampling(enabled: bool = True) -> None:
     """facenet-pytorch looks ``imresample`` up at call time; the product always enables this
     (below), the latency benchmark switches it to show its effect."""
-    mtcnn_stages.imresample = _opencv_area_resample if enabled else _TORCH_AREA_RESAMPLE
+    mtcnn_stages.imresample = opencv_area_resample if enabled else _TORCH_AREA_RESAMPLE
 
 
 use_opencv_resampling()

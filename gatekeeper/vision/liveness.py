@@ -68,7 +68,7 @@ class PassiveLiveness:
         bgr = np.ascontiguousarray(image_rgb[:, :, ::-1])
         total = np.zeros(len(faces), np.float32)
         for p in self.nets:
-            crops = np.stack([_crop(bgr, f.box, p.scale) for f in faces]).astype(np.float32)
+            crops = np.stack([liveness_crop(bgr, f.box, p.scale) for f in faces]).astype(np.float32)
             p.net.setInput(np.ascontiguousarray(crops.transpose(0, 3, 1, 2)))
             logits = p.net.forward()
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -82,7 +82,7 @@ def _checked(path: Path, sha256: str) -> Path:
     return path
 
 
-def _crop(image: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
+def liveness_crop(image: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
     """``scale`` x the box around its centre (shrunk to fit, then shifted inside the image), 80x80:
     the framing the nets were trained on."""
     h, w = image.shape[:2]

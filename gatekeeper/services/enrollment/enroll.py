@@ -1,4 +1,4 @@
-"""Enroll employees from photos: quality-gated embeddings -> ONE vector per person.
+"""The enrollment use case: quality-gated embeddings -> ONE vector per person, with its audit row.
 
 A person's vector is the re-normalised mean of their photos' embeddings. Database rows change in a
 single transaction that also bumps the gallery generation; the FAISS index is re-synchronised after
@@ -7,59 +7,31 @@ the commit, and a crash in between only leaves a stale index that the next start
 
 from __future__ import annotations
 
-import csv
-import ctypes
-import hashlib
 import logging
-import os
-import signal
-import threading
-import time
-import multiprocessing as mp
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.vision.align import ENROLLMENT_KEEPSAKE, align_face
 from gatekeeper.config import Settings
 from gatekeeper.core.types import Decision
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.duplicates import Clash, PhotoGallery
 from gatekeeper.core.identifiers import InvalidIdentifier, check_person_id, clean_display_name
 from gatekeeper.match.gallery import INDEX_SEAL_PURPOSE, GalleryIndex, gallery_seal, load_gallery
-from gatekeeper.vision.images import ImageError, read_rgb
-from gatekeeper.vision.pipeline import FaceError, FacePipeline
+from gatekeeper.services.enrollment.photos import PhotoResult, embed_photo
+from gatekeeper.services.enrollment.workers import Batch, embed_people
+from gatekeeper.vision.pipeline import FacePipeline
 from gatekeeper.storage.database import bump_generation, gallery_generation, take_write_lock
 from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
 from gatekeeper.match.thresholds import DecisionThresholds
 
-from gatekeeper.errors import InputError
-
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class PhotoResult:
-    path: str
-    reason: str | None = None  # None = accepted
-    embedding: np.ndarray | None = None
-    quality: dict[str, float] = field(default_factory=dict)
-    sha256: str = ""
-    face_crop: bytes = b""  # JPEG of the aligned face (keepsake layout): what `migrate` re-embeds
-    note: str | None = None  # which face was taken, when the photo held several
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None
 
 
 @dataclass
@@ -119,24 +91,9 @@ class Enrollment:
     def embed_photo(self, path: Path) -> PhotoResult:
         return embed_photo(self.pipeline, path)
 
-    def embed_people(self, batch: list[tuple[str, str | None, list[Path]]]) -> Iterator[tuple[str, str | None, list[PhotoResult]]]:
-        """Embed everyone's photos in ``enroll_workers`` processes; yields each person in order.
-
-        Processes, not threads: MTCNN's per-box Python work holds the GIL, so threads barely
-        overlap (bench/enroll_throughput.py). Forked workers inherit the loaded models, like a
-        torch DataLoader's, and run one torch thread each."""
-        few = sum(len(photos) for _, _, photos in batch) < 4 * self.settings.enroll_workers  # not worth a fork
-        if few or self.settings.enroll_workers <= 1 or "fork" not in mp.get_all_start_methods():
-            for pid, name, photos in batch:
-                yield pid, name, [self.embed_photo(p) for p in photos]
-            return
-        pool = ProcessPoolExecutor(self.settings.enroll_workers, mp_context=mp.get_context("fork"), initializer=_worker_start, initargs=(self.pipeline,))
-        try:
-            jobs = [(pid, name, [pool.submit(_worker_embed, p) for p in photos]) for pid, name, photos in batch]
-            for pid, name, futures in jobs:
-                yield pid, name, [f.result() for f in futures]
-        finally:
-            pool.shutdown(cancel_futures=True)
+    def embed_people(self, batch: Batch) -> Iterator[tuple[str, str | None, list[PhotoResult]]]:
+        """Everyone's photos embedded in ``enroll_workers`` processes; yields each person in order."""
+        return embed_people(self.pipeline, batch, self.settings.enroll_workers)
 
     def enroll(self, person_id: str, name: str | None, photos: list[PhotoResult], extend: bool = False, force: bool = False) -> PersonResult:
         """Store one person from already embedded photos; refuses lookalikes of others unless forced.
@@ -287,105 +244,7 @@ class Enrollment:
         return person.vector_id
 
 
-def embed_photo(pipeline: FacePipeline, path: Path) -> PhotoResult:
-    """One enrollment photo: its embedding, or the reason it cannot be used."""
-    try:
-        image = read_rgb(path)
-    except ImageError as exc:
-        return PhotoResult(str(path), reason=exc.reason)
-    return embed_image(pipeline, image, str(path), _sha256(path))
-
-
-def embed_image(pipeline: FacePipeline, image_rgb: np.ndarray, label: str, sha256: str = "") -> PhotoResult:
-    """An enrollment picture already in memory (RGB uint8), named ``label`` in messages."""
-    try:
-        face = pipeline.enrollment_face(image_rgb, label)
-    except FaceError as exc:
-        return PhotoResult(label, reason=exc.reason)
-    keepsake = encode_keepsake(align_face(image_rgb, face.detection.landmarks, ENROLLMENT_KEEPSAKE, face.border))
-    digest = sha256 or hashlib.sha256(np.ascontiguousarray(image_rgb).tobytes()).hexdigest()
-    return PhotoResult(label, embedding=face.embedding, quality=face.quality.as_dict(), sha256=digest, face_crop=keepsake, note=face.note)
-
-
-def encode_keepsake(crop_rgb: np.ndarray) -> bytes:
-    # JPEG q95: ~20 KB a photo, and re-embedding it moves an embedding by cosine < 1e-3.
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise ValueError("could not encode the aligned face")
-    return jpeg.tobytes()
-
-
-def decode_keepsake(jpeg: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.shape[:2] != (ENROLLMENT_KEEPSAKE.size, ENROLLMENT_KEEPSAKE.size):
-        raise ValueError("stored face crop is not a readable keepsake image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-_worker_pipeline: FacePipeline | None = None
-
-
-def _worker_start(pipeline: FacePipeline) -> None:
-    global _worker_pipeline
-    _die_with_parent()
-    torch.set_num_threads(1)
-    _worker_pipeline = pipeline
-
-
-def _die_with_parent() -> None:
-    """A worker holds ~500 MB: when the enrolling process is killed (SIGKILL skips every cleanup),
-    the kernel sends the worker SIGKILL too (Linux PR_SET_PDEATHSIG); elsewhere a watchdog thread
-    notices the parent is gone."""
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # 1 = PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before the call took effect
-                os._exit(1)
-            return
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
-
-
-def _worker_embed(path: Path) -> PhotoResult:
-    assert _worker_pipeline is not None, "enrollment worker used before it started"
-    return embed_photo(_worker_pipeline, path)
-
-
 def person_vector(embeddings: list[np.ndarray]) -> np.ndarray:
     """The re-normalised mean: one robust template from several photos."""
     mean = np.mean(np.stack(embeddings), axis=0)
     return (mean / np.linalg.norm(mean)).astype(np.float32)
-
-
-def discover_people(root: Path, manifest: Path | None = None) -> list[tuple[str, str, list[Path]]]:
-    """``root/<person-id>/*`` folders as (person id, display name, files). Every visible file is
-    listed, photo or not: one that cannot be read is rejected by name with the reason, never skipped."""
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a folder of per-person sub-folders")
-    names = read_manifest(manifest) if manifest else {}
-    people = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        photos = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-        people.append((folder.name, names.get(folder.name, folder.name.replace("_", " ")), photos))
-    return people
-
-
-def read_manifest(path: Path) -> dict[str, str]:
-    """CSV with columns ``person_id,name``."""
-    with path.open(newline="") as fh:
-        rows = csv.DictReader(fh)
-        if not rows.fieldnames or not {"person_id", "name"} <= set(rows.fieldnames):
-            raise InputError(f"{path}: manifest needs the columns person_id,name")
-        return {r["person_id"].strip(): r["name"].strip() for r in rows if r.get("person_id")}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
