@@ -15,6 +15,7 @@ import pytest
 
 from gatekeeper.demo import astronaut
 from gatekeeper.services.accounts import Accounts
+from gatekeeper.services.audit import AuditFilter
 from tests.conftest import serve_console
 
 CHROMIUM = os.environ.get("GATEKEEPER_CHROMIUM", "/usr/bin/chromium")
@@ -120,3 +121,43 @@ def test_an_auditor_sees_no_enroll_form_and_the_api_refuses_her(console, browser
     csrf = page.evaluate("() => fetch('/people').then(r => r.text()).then(t => t.match(/name=\"csrf\" value=\"([^\"]+)\"/)[1])")
     status = page.evaluate("csrf => fetch('/api/v1/people/emp-0042', {method: 'DELETE', headers: {'X-CSRF-Token': csrf}}).then(r => r.status)", csrf)
     assert status == 403
+
+
+def test_an_admin_locks_a_door_down_from_the_browser_and_a_running_door_refuses_until_released(console, browser) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from gatekeeper.core import Decision
+    from gatekeeper.door.actuate import LogOnlyActuator
+    from gatekeeper.services.enrollment import embed_image
+    from tests.conftest import door_frame
+
+    console, gk = console
+    gk.settings.cooldown_s = 0.0
+    door = gk.settings.door_id
+    assert gk.enrollment.enroll("emp-0042", "Eileen Collins", [embed_image(gk.pipeline, astronaut(), "astronaut")]).enrolled
+    gk.access.set_door(door)
+    actuator = LogOnlyActuator()
+    daemon, rng = gk.daemon(actuator), np.random.default_rng(0)
+
+    def visit(start_s: float) -> list[str]:  # Collins walks up; each visit well after the last one ended
+        daemon.refresh_gallery(force=True)  # what a running door does every gallery_refresh_s
+        return [str(v.decision) for i in range(4) for v in daemon.process_frame(door_frame(astronaut(), rng), start_s + i / 15)]
+
+    assert Decision.GRANTED in visit(0.0)
+    page = browser.new_page()
+    _sign_in(page, console, "alice")
+    page.click("#nav-access")
+    page.click(f"#lockdown-{door}")
+    assert "Only members of groups that pass lockdown" in page.inner_text("main")
+    _shot(page, "07-lockdown-confirm")
+    page.click("#confirm-lockdown")
+    assert "locked down" in page.inner_text("[role=status]") and "lockdown" in page.locator("#access-doors tbody tr", has_text=door).inner_text()
+    _shot(page, "08-access-locked")
+    unlocks = len(actuator.unlocks)
+    assert Decision.DENIED_NOT_PERMITTED in visit(60.0) and len(actuator.unlocks) == unlocks, "the running door refuses during the lockdown"
+    page.click(f"#release-{door}")
+    page.click("#confirm-release")
+    assert "released" in page.inner_text("[role=status]")
+    assert Decision.GRANTED in visit(120.0) and len(actuator.unlocks) == unlocks + 1
+    rows = gk.audit.query(AuditFilter(door_id="admin"))
+    assert [r.actor for r in rows if r.decision in ("lockdown", "released")] == ["console:alice", "console:alice"]

@@ -20,7 +20,7 @@ from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts
 from gatekeeper.web.body_guard import BodyGuard
 from gatekeeper.web.deps import Console
-from gatekeeper.web.routers import accounts, api, audit, auth, doors, live, people
+from gatekeeper.web.routers import access, access_api, accounts, api, audit, auth, doors, live, people
 from gatekeeper.web.security import LoginThrottle, NotSignedIn, principal_of
 from gatekeeper.web.uploads import MAX_REQUEST_BYTES, FaceWork
 
@@ -48,7 +48,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     web.add_exception_handler(NotSignedIn, _to_login)
     web.add_exception_handler(GatekeeperError, _refusal)
     web.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (auth, accounts, people, audit, doors, live, api):
+    for module in (auth, accounts, people, audit, doors, access, live, api, access_api):
         web.include_router(module.router)
     return web
 
