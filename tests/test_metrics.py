@@ -31,6 +31,7 @@ def test_decisions_latency_and_gallery_are_exported(make_app, settings, tmp_path
     assert f'gatekeeper_frame_seconds_count{{door="{door}"}} 4.0' in text
     assert f'gatekeeper_gallery_people{{door="{door}"}} 1.0' in text
     assert f'gatekeeper_gallery_generation{{door="{door}"}}' in text
+    assert f'gatekeeper_last_frame_timestamp_seconds{{door="{door}"}}' in text  # alert on time() minus it
 
 
 def test_metrics_alone_need_no_face_stack() -> None:

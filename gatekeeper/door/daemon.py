@@ -91,7 +91,7 @@ class DoorDaemon:
         self.gallery: GalleryIndex = self._load_gallery()
         self.access: AccessPolicy = self._load_access()
         self._checked_at = time.monotonic()
-        self._heartbeat = DoorPulse(settings.door_id, pipeline.encoder.version)
+        self.pulse = DoorPulse(settings.door_id, pipeline.encoder.version)
         self.side = SideWork(f"{settings.door_id} side work", on_drop=self.metrics.side_work_dropped)  # heartbeats, old snapshots
         self._stale: str | None = None  # why the gallery in memory is not known to be current
         self._swept_at = float("-inf")  # when old snapshot files were last deleted
@@ -110,9 +110,10 @@ class DoorDaemon:
                 if frame is None:
                     if reader.finished:
                         break
+                    self.pulse.report(self.sessions, self.gallery, self.side.submit)  # "no frames", not "stopped"
                     continue
                 now = self.stats.frames / REPLAY_FPS if source.finite else time.monotonic()
-                self._heartbeat.frame()
+                self.pulse.frame()
                 self.refresh_gallery()
                 self.process_frame(frame, now)
         finally:
@@ -346,7 +347,7 @@ class DoorDaemon:
 
     def _camera_event(self, kind: str, message: str) -> None:
         self.stats.camera_errors += 1
-        self._heartbeat.camera = kind[:32]
+        self.pulse.camera = kind[:32]
         self.metrics.camera_fault()
         log.warning("%s %s: %s", self.settings.door_id, kind, message)
         try:
@@ -403,7 +404,7 @@ class DoorDaemon:
             if enrollment_changed:
                 self.gallery = self._load_gallery()
                 log.info("gallery reloaded: %d people (generation %d)", len(self.gallery), generation)
-            self._heartbeat.report(self.sessions, self.gallery, self.side.submit)
+            self.pulse.report(self.sessions, self.gallery, self.side.submit)
             if enrollment_changed or access != self.access.generation:
                 self.access = self._load_access()  # new people may carry validity; a lockdown must land
                 log.info("access policy reloaded (generation %d)", self.access.generation)

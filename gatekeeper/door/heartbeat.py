@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from gatekeeper.core.door_health import HEARTBEAT_S
 from gatekeeper.match.gallery import GalleryIndex
 from gatekeeper.storage.models import DoorHeartbeat
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class DoorPulse:
-    def __init__(self, door_id: str, model_version: str, every_s: float = 5.0) -> None:
+    def __init__(self, door_id: str, model_version: str, every_s: float = HEARTBEAT_S) -> None:
         self.door_id = door_id
         self.every_s = every_s  # at most one write per interval, whatever the gallery check's pace
         self._reported = float("-inf")
@@ -35,9 +36,12 @@ class DoorPulse:
 
     @property
     def fps(self) -> float:
-        if len(self._frames) < 2:
+        """Over the last 10 s: a camera that stopped sending shows 0, not its old rate."""
+        now = time.monotonic()
+        recent = [t for t in self._frames if now - t < 10.0]
+        if len(recent) < 2:
             return 0.0
-        return (len(self._frames) - 1) / max(self._frames[-1] - self._frames[0], 1e-6)
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
 
     def report(self, sessions: sessionmaker[Session], gallery: GalleryIndex, submit: Callable[[Callable[[], None]], None]) -> None:
         """At most once per interval, the row as of now, written by ``submit``'s background

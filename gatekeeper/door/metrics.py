@@ -19,6 +19,7 @@ class DoorMetrics:
         self._camera = Counter("gatekeeper_camera_faults", "Camera faults and reconnects", ["door"], registry=self.registry)
         self._gallery_size = Gauge("gatekeeper_gallery_people", "People in the door's gallery", ["door"], registry=self.registry)
         self._dropped = Counter("gatekeeper_side_work_dropped", "Background jobs (heartbeats, old-snapshot sweeps) dropped because the queue was full", ["door"], registry=self.registry)
+        self._last_frame = Gauge("gatekeeper_last_frame_timestamp_seconds", "When the door last processed a camera frame (Unix time): alert on time() minus this", ["door"], registry=self.registry)
         self._generation = Gauge("gatekeeper_gallery_generation", "Gallery generation the door holds", ["door"], registry=self.registry)
 
     def decision(self, decision: str) -> None:
@@ -26,6 +27,7 @@ class DoorMetrics:
 
     def frame(self, seconds: float) -> None:
         self._latency.labels(self.door_id).observe(seconds)
+        self._last_frame.labels(self.door_id).set_to_current_time()
 
     def camera_fault(self) -> None:
         self._camera.labels(self.door_id).inc()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gatekeeper.storage.models import DoorHeartbeat, Person, Photo
+from gatekeeper.storage.models import Person, Photo
 from gatekeeper.storage.templates import TemplateCodec
 
 
@@ -79,12 +79,6 @@ def face_thumbnail(sessions: sessionmaker[Session], codec: TemplateCodec, person
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def door_heartbeats(sessions: sessionmaker[Session]) -> list[DoorHeartbeat]:
-    """What each door last reported, by door id."""
-    with sessions() as s:
-        return list(s.scalars(select(DoorHeartbeat).order_by(DoorHeartbeat.door_id)))
 
 
 def count_people(sessions: sessionmaker[Session]) -> int:

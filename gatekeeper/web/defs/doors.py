@@ -1,4 +1,4 @@
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class DoorOut(BaseModel):
@@ -7,6 +7,8 @@ class DoorOut(BaseModel):
     door_id: str
     timezone: str | None
     lockdown: bool
+    state: str = Field(description="running, stopped (no heartbeat for three intervals), no-frames, camera-fault or never-reported")
+    state_detail: str
     heartbeat_at: str | None
     last_frame_at: str | None
     fps: float | None
