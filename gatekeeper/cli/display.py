@@ -43,7 +43,8 @@ def print_enrollment(console: Console, results: list[PersonResult]) -> None:
         table.add_column(col)
     for r in results:
         used = sum(p.ok for p in r.photos)
-        table.add_row(safe(r.person_id), f"{used}/{len(r.photos)}", "[green]enrolled" if r.enrolled else f"[red]not enrolled: {safe(r.reason)}")
+        hint = "; use --force if they are different people" if r.lookalike else ""
+        table.add_row(safe(r.person_id), f"{used}/{len(r.photos)}", "[green]enrolled" if r.enrolled else f"[red]not enrolled: {safe(r.reason)}{hint}")
     console.print(table)
     rejected = [(r.person_id, p) for r in results for p in r.photos if not p.ok]
     if rejected:

@@ -53,6 +53,7 @@ class Decision(StrEnum):
     # What admins did, in the same chain (door "admin", the admin in ``actor``):
     ENROLLED = "enrolled"  # a new person, or a re-enrollment that replaced the photos
     EXTENDED = "extended"  # photos added to an enrolled person
+    PHOTO_REMOVED = "photo-removed"  # one enrollment photo taken out; the template recomputed from the rest
     RENAMED = "renamed"
     REMOVED = "removed"
     MIGRATED = "migrated"  # everyone re-embedded with another model

@@ -26,6 +26,8 @@ class EnrolledPerson:
 class EnrolledPhoto:
     source: str  # the file it came from, as given at enrollment
     quality: dict[str, float]
+    photo_id: int = 0
+    added_at: datetime | None = None
 
 
 def _summary(p: Person) -> EnrolledPerson:
@@ -44,7 +46,7 @@ def find_person(sessions: sessionmaker[Session], person_id: str) -> tuple[Enroll
         p = s.get(Person, person_id)
         if p is None:
             return None
-        return _summary(p), [EnrolledPhoto(ph.source, dict(ph.quality or {})) for ph in p.photos]
+        return _summary(p), [EnrolledPhoto(ph.source, dict(ph.quality or {}), ph.photo_id, ph.created_at) for ph in p.photos]
 
 
 def names_of(sessions: sessionmaker[Session], person_ids: set[str]) -> dict[str, str]:

@@ -5,7 +5,7 @@ through these dependencies, never through a closure."""
 
 # No "from __future__ import annotations": FastAPI reads these signatures at run time.
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from gatekeeper.app import App
 from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.web.security import LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
+from gatekeeper.web.pending import PendingEnrollments
 from gatekeeper.web.uploads import FaceWork
 
 PAGE_SIZE = 50
@@ -30,6 +31,7 @@ class Console:
     throttle: LoginThrottle
     face_work: FaceWork
     secure_cookies: bool
+    pending: PendingEnrollments = field(default_factory=PendingEnrollments)  # photos awaiting "enroll anyway"
 
     def acting(self, principal: Principal) -> App:
         """The installation, with admin rows naming the console user who acted."""

@@ -30,6 +30,7 @@ from gatekeeper.storage.database import bump_generation, gallery_generation, tak
 from gatekeeper.storage.models import Person, Photo, utcnow
 from gatekeeper.storage.templates import IndexSeal, TemplateCodec
 from gatekeeper.match.thresholds import DecisionThresholds
+from gatekeeper.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class PersonResult:
     photos: list[PhotoResult]
     enrolled: bool = False
     reason: str | None = None
+    lookalike: Clash | None = None  # refused as looking like this enrolled person: force to enroll anyway
 
 
 class _Refused(Exception):
@@ -117,7 +119,8 @@ class Enrollment:
                 vector = person_vector(kept + [p.embedding for p in accepted])
                 clash = self._same_photo(session, person_id, accepted) or self._lookalike(session, generation, person_id, vector, [p.embedding for p in accepted])
                 if clash and not force:
-                    raise _Refused(f"looks like already-enrolled {clash.person_id!r} (similarity {clash.similarity:.3f}); use --force if they are different people")
+                    result.lookalike = clash
+                    raise _Refused(f"looks like already-enrolled {clash.person_id!r} (similarity {clash.similarity:.3f})")
                 action = Decision.EXTENDED if (person is not None and extend) else Decision.ENROLLED
                 vector_id = self._store(session, person, person_id, name, vector, accepted, extend)
                 self.audit.admin_action(session, action, self.actor, person_id, f"{len(accepted)} of {len(photos)} photos used", self.model_version)
@@ -183,6 +186,31 @@ class Enrollment:
         self._photos.refresh(session)
         photos = [self.codec.decode(p.embedding) for p in person.photos if p.model_version == self.model_version]
         return self._same_face(person.person_id, person_vector(photos), photos) if photos else []
+
+    def remove_photo(self, person_id: str, photo_id: int) -> bool:
+        """Take one enrollment photo out (a wrong face, a poor picture) and recompute the person's
+        template from the rest; False when they have no such photo. Their last photo cannot go:
+        remove the person instead."""
+        try:
+            with self.sessions.begin() as session:
+                generation = bump_generation(session)  # first: the write lock
+                person = session.get(Person, person_id)
+                photo = session.get(Photo, photo_id)
+                if person is None or photo is None or photo.person_id != person_id:
+                    raise _Refused(person_id)  # rolled back: the generation did not move
+                kept = [p for p in person.photos if p.photo_id != photo_id]
+                if not kept:
+                    raise InputError(f"photo {photo_id} is {person_id}'s only photo: remove the person instead")
+                vector = person_vector([self.codec.decode(p.embedding) for p in kept])
+                person.photos.remove(photo)
+                person.template, person.updated_at = self.codec.encode(vector), utcnow()
+                self.audit.admin_action(session, Decision.PHOTO_REMOVED, self.actor, person_id, f"photo {photo_id} removed, {len(kept)} kept", self.model_version)
+                vector_id = person.vector_id
+        except _Refused:
+            return False
+        self._index_follows(generation, vector_id, person_id, vector)
+        self._photos.generation = -1  # the photo gallery held the removed photo: re-read next time
+        return True
 
     def rename(self, person_id: str, name: str) -> bool:
         """False when nobody has this id; ``InvalidIdentifier`` for a name enrollment would refuse."""

@@ -54,3 +54,19 @@ class RenamedOut(BaseModel):
 class RemovedOut(BaseModel):
     person_id: str
     removed: bool
+
+
+class PhotoInfoOut(BaseModel):
+    photo_id: int
+    source: str  # as given at enrollment ("photo N" for uploads: never the client's file name)
+    added_at: datetime | None
+    quality: dict[str, float]
+
+
+class PhotosOut(BaseModel):
+    person_id: str
+    photos: list[PhotoInfoOut]
+
+    @classmethod
+    def of(cls, person_id: str, photos) -> "PhotosOut":  # type: ignore[no-untyped-def]
+        return cls(person_id=person_id, photos=[PhotoInfoOut(photo_id=p.photo_id, source=p.source, added_at=p.added_at, quality=p.quality) for p in photos])

@@ -12,7 +12,7 @@ from gatekeeper.services.people import search_people
 from gatekeeper.services.verify import FaceVerdictOut
 from gatekeeper.web.defs.audit import AuditPageOut, AuditRowOut
 from gatekeeper.web.defs.doors import DoorsOut
-from gatekeeper.web.defs.people import EnrollmentOut, PeopleOut, PersonDetailOut, PersonOut, RenamedOut, RemovedOut
+from gatekeeper.web.defs.people import EnrollmentOut, PeopleOut, PersonDetailOut, PersonOut, PhotosOut, RenamedOut, RemovedOut
 from gatekeeper.web.defs.verify import VerifyOut
 from gatekeeper.web.deps import Admin, Ctx, Reader
 from gatekeeper.web.routers.audit import audit_filter, export
@@ -40,6 +40,27 @@ async def api_enroll(ctx: Ctx, principal: Admin, person_id: Annotated[str, Form(
                      name: Annotated[str, Form()] = "", force: Annotated[bool, Form()] = False, replace: Annotated[bool, Form()] = False) -> Response:
     result = await enroll_uploads(ctx.acting(principal), ctx.face_work, person_id, name or None, photos, force, replace=replace)
     return JSONResponse(EnrollmentOut.of(result).model_dump(), status_code=201 if result.enrolled else 422)
+
+
+@router.get("/people/{person_id}/photos", tags=["people"])
+def api_photos(person_id: str, ctx: Ctx, principal: Reader) -> PhotosOut:
+    return PhotosOut.of(person_id, enrolled(ctx.gk, person_id)[1])
+
+
+@router.post("/people/{person_id}/photos", tags=["people"], response_model=EnrollmentOut, responses={422: {"model": EnrollmentOut, "description": "not added: each photo's reason"}})
+async def api_add_photos(person_id: str, ctx: Ctx, principal: Admin, photos: Annotated[list[UploadFile], File()], force: Annotated[bool, Form()] = False) -> Response:
+    """More photos for an enrolled person; their template is recomputed from all of them."""
+    enrolled(ctx.gk, person_id)
+    result = await enroll_uploads(ctx.acting(principal), ctx.face_work, person_id, None, photos, force, extend=True)
+    return JSONResponse(EnrollmentOut.of(result).model_dump(), status_code=200 if result.enrolled else 422)
+
+
+@router.delete("/people/{person_id}/photos/{photo_id}", tags=["people"])
+def api_remove_photo(person_id: str, photo_id: int, ctx: Ctx, principal: Admin) -> PhotosOut:
+    """One photo out; the template is recomputed from the rest (the last photo cannot go: remove the person)."""
+    if not ctx.acting(principal).enrollment.remove_photo(person_id, photo_id):
+        raise HTTPException(404, f"{person_id!r} has no photo {photo_id}")
+    return PhotosOut.of(person_id, enrolled(ctx.gk, person_id)[1])
 
 
 @router.patch("/people/{person_id}", tags=["people"])

@@ -48,7 +48,15 @@ async def add_photos(request: Request, person_id: str, ctx: Ctx, principal: Admi
     """More photos for an enrolled person (their template is recomputed from all of them)."""
     enrolled(ctx.gk, person_id)
     result = await enroll_uploads(ctx.acting(principal), ctx.face_work, person_id, None, photos, force=False, extend=True)
-    return ctx.page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
+    return _result_page(request, ctx, principal, result, extend=True)
+
+
+@router.post("/people/{person_id}/photos/{photo_id}/remove")
+def remove_photo(person_id: str, photo_id: int, ctx: Ctx, principal: Admin) -> Response:
+    """One photo out (a wrong face, a poor picture); the template is recomputed from the rest."""
+    if not ctx.acting(principal).enrollment.remove_photo(person_id, photo_id):
+        raise HTTPException(404, f"{person_id!r} has no photo {photo_id}")
+    return RedirectResponse(f"/people/{person_id}?message=photo+removed", status_code=303)
 
 
 @router.post("/people/{person_id}/rename")
@@ -108,7 +116,26 @@ def enroll_form(request: Request, ctx: Ctx, principal: Reader) -> Response:
 async def enroll(request: Request, ctx: Ctx, principal: Admin, person_id: Annotated[str, Form()], photos: Annotated[list[UploadFile], File()],
                  name: Annotated[str, Form()] = "", force: Annotated[bool, Form()] = False, replace: Annotated[bool, Form()] = False) -> Response:
     result = await enroll_uploads(ctx.acting(principal), ctx.face_work, person_id, name or None, photos, force, replace=replace)
-    return ctx.page(request, "enroll.html", principal, result=result, status_code=200 if result.enrolled else 422)
+    return _result_page(request, ctx, principal, result, extend=False)
+
+
+@router.post("/enroll/anyway")
+async def enroll_anyway(request: Request, ctx: Ctx, principal: Admin, token: Annotated[str, Form(max_length=64)]) -> Response:
+    """The second click after a lookalike refusal: the same photos, kept on the server, enrolled
+    although the face looks like someone enrolled (an admin's call, audited as theirs)."""
+    pending = ctx.pending.take(principal.name, token)
+    if pending is None:
+        raise HTTPException(410, "those photos are no longer kept (10 minutes, one use): upload them again")
+    gk = ctx.acting(principal)
+    result = await run_in_threadpool(gk.enrollment.enroll, pending.person_id, pending.name, pending.photos, pending.extend, True)
+    return _result_page(request, ctx, principal, result, extend=pending.extend)
+
+
+def _result_page(request: Request, ctx: Ctx, principal: Admin, result, extend: bool) -> Response:  # type: ignore[no-untyped-def]
+    """The quality gate's verdict per photo; after a lookalike refusal, an "Enroll anyway" button
+    that needs no second upload."""
+    anyway = ctx.pending.keep(principal.name, result.person_id, None if extend else result.name, result.photos, extend) if (result.lookalike and not result.enrolled) else None
+    return ctx.page(request, "enroll.html", principal, result=result, anyway=anyway, status_code=200 if result.enrolled else 422)
 
 
 def enrolled(gk: App, person_id: str):  # type: ignore[no-untyped-def]
