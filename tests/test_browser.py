@@ -15,6 +15,7 @@ import pytest
 
 from gatekeeper.demo import astronaut
 from gatekeeper.services.accounts import Accounts
+from gatekeeper.core.types import Decision, Verdict
 from gatekeeper.services.audit import AuditFilter
 from tests.conftest import serve_console
 
@@ -57,7 +58,7 @@ def _sign_in(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/people")
+    page.wait_for_url(f"{base}/")
 
 
 def test_an_admin_enrolls_from_the_browser_sees_the_door_grant_live_and_exports_the_log(console, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -161,3 +162,25 @@ def test_an_admin_locks_a_door_down_from_the_browser_and_a_running_door_refuses_
     assert Decision.GRANTED in visit(120.0) and len(actuator.unlocks) == unlocks + 1
     rows = gk.audit.query(AuditFilter(door_id="admin"))
     assert [r.actor for r in rows if r.decision in ("lockdown", "released")] == ["console:alice", "console:alice"]
+
+
+def test_the_overview_reads_on_a_phone(console, browser) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from gatekeeper.door.actuate import LogOnlyActuator
+    from gatekeeper.services.enrollment import embed_image
+    from tests.conftest import door_frame
+
+    console, gk = console
+    gk.settings.snapshots = "all"
+    assert gk.enrollment.enroll("emp-0042", "Eileen Collins", [embed_image(gk.pipeline, astronaut(), "astronaut")]).enrolled
+    daemon, rng = gk.daemon(LogOnlyActuator()), np.random.default_rng(0)
+    for i in range(4):
+        daemon.process_frame(door_frame(astronaut(), rng), i / 15)
+    gk.audit.record("back-door", Verdict(Decision.DENIED_UNKNOWN, None, 0.4, 0.3))
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    _sign_in(page, console, "bob")
+    assert "1" in page.inner_text("#tallies .tally.granted") and "1" in page.inner_text("#tallies .tally.denied")
+    assert page.locator(f"#hours-{gk.settings.door_id} rect.granted").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "no sideways scrolling on a phone"
+    _shot(page, "09-overview-phone")

@@ -36,6 +36,19 @@ AMBIGUOUS = Vote(VoteKind.AMBIGUOUS)
 LOW_QUALITY = Vote(VoteKind.LOW_QUALITY)
 
 
+def decision_kind(decision: str) -> str:
+    """What an admin reads first: granted, denied, spoof, error, or an admin action."""
+    if decision == "granted":
+        return "granted"
+    if decision == "denied-spoof":
+        return "spoof"
+    if decision.startswith("denied"):
+        return "denied"
+    if decision == "error":
+        return "error"
+    return "admin"
+
+
 class Decision(StrEnum):
     """What an audit row records: a door decision, or an admin action on the log itself."""
 

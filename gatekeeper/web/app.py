@@ -16,11 +16,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gatekeeper.app import App
+from gatekeeper.core.types import decision_kind
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts
 from gatekeeper.web.body_guard import BodyGuard
 from gatekeeper.web.deps import Console
-from gatekeeper.web.routers import access, access_api, accounts, api, audit, auth, doors, live, people
+from gatekeeper.web.routers import access, access_api, accounts, api, audit, auth, doors, live, overview, people
 from gatekeeper.web.security import LoginThrottle, NotSignedIn, principal_of
 from gatekeeper.web.uploads import MAX_REQUEST_BYTES, FaceWork
 
@@ -41,14 +42,16 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     web = FastAPI(title="gatekeeper", version="1", docs_url=None, openapi_url=None, redoc_url=None)
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     accounts_ = Accounts(gk.sessions, gk.audit, "console")
-    web.state.console = Console(gk, accounts_, Jinja2Templates(directory=HERE / "templates"), LoginThrottle(), FaceWork(), secure_cookies)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["kind"] = decision_kind  # every decision coloured by its kind, on every page
+    web.state.console = Console(gk, accounts_, templates, LoginThrottle(), FaceWork(), secure_cookies)
     # Outermost: caps every body and reads none for someone not signed in (see body_guard).
     web.add_middleware(BodyGuard, accounts=accounts_, max_bytes=MAX_REQUEST_BYTES)
     web.middleware("http")(_security_headers)
     web.add_exception_handler(NotSignedIn, _to_login)
     web.add_exception_handler(GatekeeperError, _refusal)
     web.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (auth, accounts, people, audit, doors, access, live, api, access_api):
+    for module in (auth, accounts, overview, people, audit, doors, access, live, api, access_api):
         web.include_router(module.router)
     return web
 

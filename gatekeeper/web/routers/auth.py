@@ -39,7 +39,7 @@ def login(request: Request, ctx: Ctx, username: Annotated[str, Form()], password
     ctx.accounts.record_sign_in(principal.name, address, succeeded=True)
     ctx.accounts.close_session(request.cookies.get(SESSION_COOKIE))  # whatever session the browser brought ends here
     token, _ = ctx.accounts.open_session(principal)
-    response = RedirectResponse("/people", status_code=303)
+    response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=ctx.secure_cookies, max_age=8 * 3600)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response

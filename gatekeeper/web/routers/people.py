@@ -15,11 +15,6 @@ from gatekeeper.web.uploads import MAX_FILES, FaceWork, read_upload
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
-def home() -> Response:
-    return RedirectResponse("/people", status_code=303)
-
-
 @router.get("/people")
 def people_page(request: Request, ctx: Ctx, principal: Reader, q: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1) -> Response:
     from gatekeeper.match.thresholds import door_outlook

@@ -13,7 +13,7 @@
   source.addEventListener("decision", (event) => {
     const d = JSON.parse(event.data);
     const row = document.createElement("tr");
-    row.className = d.decision;
+    row.className = d.decision + " k-" + kindOf(d.decision);
     const cells = [d.event_id, d.at.replace("T", " ").slice(0, 19), d.door, d.decision, d.person || "", d.nearest || "",
       d.best == null ? "" : d.best.toFixed(3), d.detail || ""];
     cells.forEach((value, i) => {
@@ -36,3 +36,12 @@
     body.prepend(row);
   });
 })();
+
+// The same kinds as the server's decision_kind (core/types.py): one colour per kind everywhere.
+function kindOf(decision) {
+  if (decision === "granted") return "granted";
+  if (decision === "denied-spoof") return "spoof";
+  if (decision.startsWith("denied")) return "denied";
+  if (decision === "error") return "error";
+  return "admin";
+}
