@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from gatekeeper.services.door_templates import DoorTemplates
     from gatekeeper.services.enrollment import Enrollment
     from gatekeeper.services.privacy import ForgetReport
+    from gatekeeper.services.review import ReviewQueue
     from gatekeeper.match.thresholds import DecisionThresholds
     from gatekeeper.vision.encoder import FaceEncoder
     from gatekeeper.vision.pipeline import FacePipeline
@@ -119,8 +120,16 @@ class App:
         from gatekeeper.door.events import decision_events
 
         templates = self.door_templates if self.settings.door_templates != "off" else None
+        review = self.review if self.settings.review_captures else None
         return DoorDaemon(self.settings, self.sessions, self.codec, self.pipeline, self.thresholds, actuator or make_actuator(self.settings), self.audit, clock,
-                          decision_events(self.settings, lambda event: self.audit.snapshot_jpeg(event, self.codec)), templates)
+                          decision_events(self.settings, lambda event: self.audit.snapshot_jpeg(event, self.codec)), templates, review)
+
+    @cached_property
+    def review(self) -> ReviewQueue:
+        """Refused door faces for an admin to assign, dismiss or mark as not a person."""
+        from gatekeeper.services.review import ReviewQueue
+
+        return ReviewQueue(self.sessions, self.codec, self.enrollment, self.audit, self.actor, self.settings.review_retention_days)
 
     @cached_property
     def door_templates(self) -> DoorTemplates:

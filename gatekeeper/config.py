@@ -235,6 +235,10 @@ class DoorSettings(BaseModel):
     # once), at most door_templates_cap door photos per person. Off: the door keeps no faces.
     door_templates: Literal["off", "review", "auto"] = Field("off", description="keep confident grants' frames as template photos: off, for an admin to accept, or at once")
     door_templates_cap: int = Field(2, ge=1, le=10, description="door photos a person's template may hold")
+    # The review queue: refused faces (unknown, ambiguous, mismatch) kept sealed for an admin to
+    # assign to a person, dismiss, or mark as not their nearest person; they expire on their own.
+    review_captures: bool = Field(True, description="keep refused door faces (sealed) for the console's review queue")
+    review_retention_days: int = Field(7, ge=1, le=365, description="review captures older than this are deleted")
     gallery_refresh_s: float = Field(2.0, ge=0.0, le=60.0, description="how often a running door looks for gallery changes")
     reconnect_initial_s: float = Field(0.5, gt=0.0, le=60.0, description="first wait before reopening a lost camera (doubling from here)")
     reconnect_max_s: float = Field(30.0, gt=0.0, le=3600.0, description="longest wait between camera reconnection attempts")

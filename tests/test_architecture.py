@@ -108,10 +108,10 @@ def test_no_function_outside_migrations_is_longer_than_60_lines() -> None:
 def test_every_api_route_describes_its_body() -> None:
     """The REST API's answers are pydantic models, so the OpenAPI schema says what each returns
     (not ``dict[str, object]``)."""
-    from gatekeeper.web.routers import access_api, api
+    from gatekeeper.web.routers import access_api, api, review_api
 
     bare = []
-    for route in [*api.router.routes, *access_api.router.routes]:
+    for route in [*api.router.routes, *access_api.router.routes, *review_api.router.routes]:
         model = getattr(route, "response_model", None)
         if route.path.endswith("/export"):
             continue  # a CSV or JSON file download

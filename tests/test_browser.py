@@ -184,3 +184,53 @@ def test_the_overview_reads_on_a_phone(console, browser) -> None:  # type: ignor
     assert page.locator(f"#hours-{gk.settings.door_id} rect.granted").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "no sideways scrolling on a phone"
     _shot(page, "09-overview-phone")
+
+
+def test_an_admin_assigns_a_refused_face_and_the_door_grants_her_on_the_replay(console, browser, lfw: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import lfw_people
+    from tests.test_review import visit
+
+    console, gk = console
+    (_, guevara), = lfw_people(lfw, 1, 4, skip=12)
+    assert gk.enrollment.enroll("emp-guevara", "Ana Guevara", [gk.enrollment.embed_photo(guevara[0])]).enrolled
+    assert visit(gk, guevara[1]) == ["denied-unknown"], "her visit is refused before the review"
+    page = browser.new_page()
+    _sign_in(page, console, "alice")
+    page.click("#nav-review")
+    row = page.locator("#captures tbody tr").first
+    assert "emp-guevara" in row.inner_text() and row.locator("img.face-sm").evaluate("img => img.complete && img.naturalWidth > 0")
+    _shot(page, "10-review")
+    row.locator("button.assign").click()
+    assert "added to emp-guevara" in page.inner_text("[role=status]")
+    assert "granted" in visit(gk, guevara[1]), "the same visit is granted after the review"
+
+
+def test_the_gallery_map_of_ten_thousand_people_renders_in_under_three_seconds(console, browser) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from tests.test_gallery_map import add_synthetic_people
+
+    console, gk = console
+    add_synthetic_people(gk, 10_000)
+    page = browser.new_page()
+    _sign_in(page, console, "alice")
+    page.goto(f"{console}/map")
+    page.wait_for_selector("#gallery-map", timeout=60_000)  # drawn on the server once (its time is on the page)
+    started = time.perf_counter()
+    page.goto(f"{console}/map")
+    page.wait_for_selector("#gallery-map[data-drawn='10000']", state="attached", timeout=10_000)
+    seconds = time.perf_counter() - started
+    assert seconds < 3.0, f"the map of 10,000 people took {seconds:.2f} s to render"
+    page.mouse.move(*_canvas_point(page))
+    assert "syn-" in page.inner_text("#map-hover"), "hovering names the person under the pointer"
+    print(f"gallery map, 10,000 people: page to drawn canvas {seconds:.2f} s; {page.inner_text('h1 small')}")
+    _shot(page, "11-gallery-map")
+
+
+def _canvas_point(page) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """A point on the canvas where a person is drawn (the centre of the first one)."""
+    return page.evaluate("""async () => {
+        const c = document.getElementById('gallery-map'), box = c.getBoundingClientRect();
+        const p = (await (await fetch('/map/points')).json()).people[0];
+        return [box.left + (12 + p[2] * (c.width - 24)) * box.width / c.width, box.top + (12 + (1 - p[3]) * (c.height - 24)) * box.height / c.height];
+    }""")

@@ -79,6 +79,8 @@ class Decision(StrEnum):
     SIGNED_IN = "signed-in"  # a console sign-in
     SIGN_IN_FAILED = "sign-in-failed"  # a wrong password (throttled: see web/security.py)
     CANDIDATE_DISMISSED = "candidate-dismissed"  # a door frame offered as a template photo was turned down
+    CAPTURE_DISMISSED = "capture-dismissed"  # a refused door face in the review queue was turned down
+    MARKED_NOT_PERSON = "marked-not-person"  # a door face kept as one that is not this person (never granted as them)
 
 
 

@@ -27,6 +27,8 @@ from gatekeeper.door.heartbeat import DoorPulse
 from gatekeeper.door.side_work import SideWork
 from gatekeeper.door.metrics import DoorMetrics
 from gatekeeper.services.audit import AuditLog, Reading
+from gatekeeper.services.review import REVIEWED, ReviewQueue
+from gatekeeper.match.negatives import Negatives, load_negatives
 from gatekeeper.door.camera import FrameReader, FrameSource
 from gatekeeper.config import Settings
 from gatekeeper.core import AccessPolicy, Candidate, Decision, DoorPolicy, UnknownThrottle, Verdict, Vote, apply_access, apply_tailgating
@@ -65,9 +67,11 @@ class DaemonStats:
 
 
 class DoorDaemon:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None, events: DecisionEvents | None = None, templates: DoorTemplates | None = None) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], codec: TemplateCodec, pipeline: FacePipeline, thresholds: DecisionThresholds, actuator: DoorActuator, audit: AuditLog, clock: Callable[[], datetime] | None = None, events: DecisionEvents | None = None, templates: DoorTemplates | None = None, review: ReviewQueue | None = None) -> None:
         self.settings = settings
         self.templates = templates  # door frames of confident grants, offered as template photos (off: None)
+        self.review = review  # refused faces kept for the console's review queue (off: None)
+        self.negatives = Negatives({})  # faces known not to be a person: loaded with the gallery
         self.events = events or NoEvents()  # MQTT for integrations: after the log and the door, never before
         # Wall-clock time for the access policy (schedules, validity); injected by replays and tests.
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -156,7 +160,9 @@ class DoorDaemon:
             return []  # a card door decides nothing until a badge names someone
         usable = [(f, t) for f, t in zip(faces, tracks) if f.usable]
         queries = [self._query(f, t) for f, t in usable]
-        matches = dict(zip((id(f) for f, _ in usable), self.gallery.search(np.stack(queries), k=2))) if usable else {}
+        found = self.gallery.search(np.stack(queries), k=2) if usable else []
+        # A face nearer to a face known not to be its best match is not them (review queue).
+        matches = {id(f): self.negatives.screen(c, q) for (f, _), q, c in zip(usable, queries, found)}
         verdicts: list[tuple[Verdict, AnalysedFace]] = []
         votes: list[Vote] = []
         for face, track in zip(faces, tracks):
@@ -237,7 +243,7 @@ class DoorDaemon:
             verdict = Verdict(Decision.DENIED_UNKNOWN_BADGE, claim.person_id, None, None, f"badge {claim.badge}: its holder is not enrolled")
             self._record_faceless(verdict)
             return [verdict]
-        candidates = [Candidate(claim.person_id, similarity)]
+        candidates = self.negatives.screen([Candidate(claim.person_id, similarity)], query)  # a known "not them": a mismatch
         verdict = self.claim_policy.judge(claim.track(track.track_id), self.claim_policy.frame_vote(candidates), candidates, now, face.liveness, track.blink(face.eyes))
         if verdict is None:
             return []
@@ -292,6 +298,7 @@ class DoorDaemon:
         row = self.audit.record(self.settings.door_id, verdict, reading)
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
+        self._offer_for_review(row.event_id, verdict, face, frame)
         if verdict.decision == Decision.GRANTED:
             try:
                 self.actuator.unlock(self.settings.door_id, verdict.person_id or "")
@@ -299,6 +306,18 @@ class DoorDaemon:
                 # The person is in the row's person column, not the text: anonymising clears only that.
                 self._error(f"actuator failed, door not opened: {exc}", verdict, face)
         self.events.publish(row)
+
+    def _offer_for_review(self, event_id: int, verdict: Verdict, face: AnalysedFace, frame: np.ndarray) -> None:
+        """A refused face goes to the review queue, off the frame loop (never part of the decision)."""
+        if self.review is None or verdict.decision not in REVIEWED or face.embedding is None:
+            return
+        review, embedding, landmarks, quality = self.review, face.embedding, face.detection.landmarks, face.quality.as_dict()
+
+        def keep() -> None:
+            review.capture(event_id, self.settings.door_id, str(verdict.decision), verdict.nearest or verdict.person_id, verdict.best, embedding,
+                           align_face(frame, landmarks, ENROLLMENT_KEEPSAKE), quality)
+
+        self.side.submit(keep)
 
     def _offer_template(self, verdict: Verdict, face: AnalysedFace, frame: np.ndarray, threshold: float, margin: float) -> None:
         """After the door has opened: a confident grant's frame becomes a candidate template photo
@@ -359,6 +378,7 @@ class DoorDaemon:
         gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version,
                                self.audit.derived_key(INDEX_SEAL_PURPOSE))
         self.metrics.gallery(len(gallery), gallery.generation)
+        self.negatives = load_negatives(self.sessions, self.codec, self.pipeline.encoder.version)
         # The threshold follows the gallery: more people, more chances for a stranger to match one.
         self.thresholds = self.base_thresholds.for_gallery(len(gallery))
         self.policy.rules = self.thresholds.rules(self.settings.cooldown_s)
@@ -388,6 +408,8 @@ class DoorDaemon:
             log.error("%s: old snapshots not deleted (%s)", self.settings.door_id, exc)
         if gone:
             log.info("%s: %d snapshots past their retention deleted", self.settings.door_id, gone)
+        if self.review is not None:
+            self.review.expire()
 
     def refresh_gallery(self, force: bool = False) -> None:
         """Pick up enrollments, removals and access changes (a lockdown) made by other processes:

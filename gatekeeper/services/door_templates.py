@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gatekeeper.core.types import Decision
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.enrollment import Enrollment, PersonResult, PhotoResult, encode_keepsake, person_vector
-from gatekeeper.storage.database import take_write_lock
-from gatekeeper.storage.models import Photo, TemplateCandidate
+from gatekeeper.storage.database import bump_generation, take_write_lock
+from gatekeeper.storage.models import NegativeFace, Photo, TemplateCandidate
 from gatekeeper.storage.templates import TemplateCodec
 
 DOOR_SOURCE = "door:"  # accepted door frames are photos whose source starts so
@@ -108,6 +108,28 @@ class DoorTemplates:
             self.audit.admin_action(session, Decision.CANDIDATE_DISMISSED, self.actor, c.person_id, f"door template candidate {candidate_id} dismissed")
             session.delete(c)
         return True
+
+    def face_jpeg(self, candidate_id: int) -> bytes:
+        with self.sessions() as session:
+            c = session.get(TemplateCandidate, candidate_id)
+            if c is None:
+                raise KeyError(candidate_id)
+            return self.codec.unseal(c.face_crop)
+
+    def not_this_person(self, candidate_id: int) -> str:
+        """A granted frame that was someone else: kept as a face that is not the person it was
+        granted as (doors reload it with the gallery and never grant it as them again); the
+        person's id is returned."""
+        with self.sessions.begin() as session:
+            bump_generation(session)  # first: the write lock; running doors reload the negatives
+            c = session.get(TemplateCandidate, candidate_id)
+            if c is None:
+                raise KeyError(candidate_id)
+            session.add(NegativeFace(person_id=c.person_id, embedding=c.embedding, model_version=c.model_version))
+            self.audit.admin_action(session, Decision.MARKED_NOT_PERSON, self.actor, c.person_id, f"door template candidate {candidate_id} from door {c.door_id}: not this person")
+            person_id = c.person_id
+            session.delete(c)
+        return person_id
 
     def door_photos(self, session: Session, person_id: str) -> int:
         return int(session.scalar(select(func.count()).select_from(Photo).where(Photo.person_id == person_id, Photo.source.startswith(DOOR_SOURCE))) or 0)

@@ -9,9 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
 from gatekeeper.core.identifiers import clean_text
 from gatekeeper.services.audit import AuditLog
 from gatekeeper.services.enrollment import Enrollment
+from gatekeeper.storage.models import DoorCapture
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +58,23 @@ def anonymise_person(audit: AuditLog, person_id: str, reason: str, actor: str | 
     Files go first: a crash part-way then leaves rows pointing at deleted files, never a face
     image that no row points to any more."""
     reason = clean_text(reason, "anonymisation reason", MAX_REASON)
+    forget_captures(audit.sessions, person_id)
     deleted, failures = delete_snapshots(audit.snapshots_naming(person_id), audit)
     result = audit.anonymise(person_id, reason, actor)
     late, late_failures = delete_snapshots(result.snapshots, audit)  # written by a door meanwhile
     return ForgetReport(False, deleted + late, result.rows, result.legacy_rows, failures + late_failures)
 
 
+def forget_captures(sessions: sessionmaker[Session], person_id: str) -> int:
+    """Review-queue captures whose nearest enrolled person this is: they name them, so they go."""
+    with sessions.begin() as session:
+        return int(session.execute(delete(DoorCapture).where(DoorCapture.nearest_id == person_id)).rowcount or 0)
+
+
 def forget_person(enrollment: Enrollment, audit: AuditLog, person_id: str, anonymise: bool = False, reason: str = "person removed") -> ForgetReport:
     """Remove the person's vectors and snapshots; with ``anonymise`` also their name in the log."""
     removed = enrollment.remove(person_id)
+    forget_captures(enrollment.sessions, person_id)
     if anonymise:
         return replace(anonymise_person(audit, person_id, reason, enrollment.actor), removed=removed)
     deleted, failures = delete_snapshots(audit.snapshots_of(person_id), audit)

@@ -65,6 +65,40 @@ class TemplateCandidate(Base):
     quality: Mapped[dict] = mapped_column(JSON)
 
 
+class DoorCapture(Base):
+    """A refused face from a door (unknown, ambiguous, mismatch), kept for the review queue
+    (schema 0014): an admin assigns it to a person, dismisses it, or marks it as not its nearest
+    person. Embedding and face sealed like the enrollment photos'; expires after
+    ``review_retention_days`` and goes with an anonymisation of its nearest person."""
+
+    __tablename__ = "door_captures"
+
+    capture_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    door_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    decision: Mapped[str] = mapped_column(String(32))
+    nearest_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    best_similarity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    face_crop: Mapped[bytes] = mapped_column(LargeBinary)
+    model_version: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[dict] = mapped_column(JSON)
+
+
+class NegativeFace(Base):
+    """A face an admin said is *not* this person (schema 0014): a door face nearer to it than to
+    the person's template is never granted as them. Removed with the person."""
+
+    __tablename__ = "negative_faces"
+
+    negative_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.person_id", ondelete="CASCADE"), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    model_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Photo(Base):
     """One enrollment photo's embedding, kept so the person vector can always be recomputed."""
 

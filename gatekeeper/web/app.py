@@ -21,7 +21,7 @@ from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts
 from gatekeeper.web.body_guard import BodyGuard
 from gatekeeper.web.deps import Console
-from gatekeeper.web.routers import access, access_api, accounts, api, audit, auth, doors, live, overview, people
+from gatekeeper.web.routers import access, access_api, accounts, api, audit, auth, doors, gallery_map, live, overview, people, review, review_api
 from gatekeeper.web.security import LoginThrottle, NotSignedIn, principal_of
 from gatekeeper.web.uploads import MAX_REQUEST_BYTES, FaceWork
 
@@ -51,7 +51,7 @@ def create_app(gk: App, secure_cookies: bool = False) -> FastAPI:
     web.add_exception_handler(NotSignedIn, _to_login)
     web.add_exception_handler(GatekeeperError, _refusal)
     web.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (auth, accounts, overview, people, audit, doors, access, live, api, access_api):
+    for module in (auth, accounts, overview, people, gallery_map, audit, doors, access, review, live, api, access_api, review_api):
         web.include_router(module.router)
     return web
 

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from gatekeeper.app import App
 from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.web.security import LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
+from gatekeeper.web.map_drawer import MapDrawer
 from gatekeeper.web.pending import PendingEnrollments
 from gatekeeper.web.uploads import FaceWork
 
@@ -32,6 +33,7 @@ class Console:
     face_work: FaceWork
     secure_cookies: bool
     pending: PendingEnrollments = field(default_factory=PendingEnrollments)  # photos awaiting "enroll anyway"
+    maps: MapDrawer = field(default_factory=MapDrawer)  # the gallery map, drawn in the background
 
     def acting(self, principal: Principal) -> App:
         """The installation, with admin rows naming the console user who acted."""
