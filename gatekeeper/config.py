@@ -119,6 +119,8 @@ class DetectionSettings(BaseModel):
     # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
     # eyes >= 40 px apart (min_inter_eye_px), so its box is >= ~80 px: smaller ones would fail the
     # quality gate anyway, and need not be searched for.
+    # yunet: the 0.3 MB detector OpenCV runs (models/yunet.json), its landmarks mapped to MTCNN's.
+    door_detector: Literal["mtcnn", "yunet"] = Field("mtcnn", description="face detector for door frames: mtcnn, or yunet (faster; bench/door_detector.py)")
     detect_max_side: int = Field(320, ge=64, le=4096, description="door frames are downscaled to this long side for detection")
     detect_min_face_px: int = Field(80, ge=20, le=1000, description="smallest face box searched at the door (full-frame pixels)")
     detect_pyramid_factor: float = Field(0.5, gt=0.1, lt=1.0, description="MTCNN scale step: smaller = fewer pyramid levels, faster")

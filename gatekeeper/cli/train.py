@@ -41,6 +41,22 @@ def train_template(photos: int = 2000) -> None:
     console.print(f"{est.photos} chips; mean landmarks (x, y):\n{np.round(est.points, 2).tolist()}\nspread (px):\n{np.round(est.spread, 2).tolist()}")
 
 
+@train_app.command("yunet-landmarks")
+def train_yunet_landmarks(photos: int = 2000) -> None:
+    """Measure where YuNet's landmarks sit relative to MTCNN's on LFW photos of people in no
+    evaluation pair, and write the mapping into models/yunet.json (door_detector = yunet)."""
+    from gatekeeper.training.recipes import datasets_root, lfw_pairs
+    from gatekeeper.training.yunet_landmarks import estimate_mapping, write_mapping
+
+    root = datasets_root() / "lfw"
+    in_pairs = lfw_pairs().identities_in_folds(set(range(10)))
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in in_pairs)
+    mapping = estimate_mapping([sorted((root / n).glob("*.jpg"))[0] for n in names][:photos])
+    path = write_mapping(mapping, f"first photo of {mapping.faces} LFW people in no evaluation pair")
+    console.print(f"{mapping.faces} faces; YuNet in the ArcFace frame of MTCNN's points:\n{np.round(mapping.means, 2).tolist()}\n"
+                  f"spread (px): {np.round(mapping.spread, 2).tolist()}; mapped to MTCNN's within {mapping.residual_px:.2f} px on average; wrote {path}")
+
+
 @train_app.command("port")
 def train_port(out: Path = Path("runs/port/model.pt")) -> None:
     """Convert dlib's CC0 face-descriptor ResNet into FaceResNet29 weights (no dlib needed)."""

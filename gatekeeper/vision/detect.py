@@ -6,6 +6,7 @@ facenet-pytorch's MTCNN ships its weights inside the wheel, so detection works w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import facenet_pytorch.models.utils.detect_face as mtcnn_stages
@@ -75,6 +76,14 @@ TRAINING_PROFILE = DetectorProfile(min_face_px=40, max_side=640)
 TRAINING_MIN_SCORE = 0.90
 
 
+class Detector(Protocol):
+    """What the pipeline needs of a face detector (MTCNN below, YuNet in ``yunet.py``)."""
+
+    min_score: float | None  # the confidence a face needs; None: the setting min_detection_score
+
+    def detect(self, image_rgb: np.ndarray) -> list["FaceDetection"]: ...
+
+
 class FaceDetector:
     """MTCNN wrapper that can detect on a downscaled copy of large frames.
 
@@ -82,6 +91,8 @@ class FaceDetector:
     frames are shrunk until their long side is at most ``max_side`` before detection; the boxes and
     landmarks are scaled back to the original frame, where alignment takes full-resolution pixels.
     """
+
+    min_score: float | None = None  # MTCNN's scores: the setting min_detection_score applies
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ import numpy as np
 
 from gatekeeper.vision.align import ARCFACE_112, align_face
 from gatekeeper.config import Settings
-from gatekeeper.vision.detect import PHOTO_PROFILE, DetectorProfile, FaceDetection, FaceDetector
+from gatekeeper.vision.detect import PHOTO_PROFILE, Detector, DetectorProfile, FaceDetection, FaceDetector
 from gatekeeper.vision.encoder import FaceEncoder
 from gatekeeper.vision.quality import FaceQuality, QualityGate, assess
 from gatekeeper.errors import InputError
@@ -55,7 +55,7 @@ class PipelineProfile:
     must pass and how they are embedded. The door, `verify` and enrollment each have one."""
 
     name: str
-    detector: FaceDetector
+    detector: Detector
     gate: QualityGate
     flip: bool | None  # mirror-averaged embedding; None: the encoder's own default
     liveness: bool = False  # score usable faces for liveness (door and verify; never enrollment photos)
@@ -78,7 +78,7 @@ class FacePipeline:
         # get their own (lower) face-size bar, as a badge photo is often smaller than a door face.
         photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
         door_gate = QualityGate(settings)
-        self.door = PipelineProfile("door", FaceDetector.from_profile(door_profile(settings)), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink")
+        self.door = PipelineProfile("door", door_detector(settings), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink")
         self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks, pad_tight=True)
         self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None, pad_tight=True)
 
@@ -110,7 +110,8 @@ class FacePipeline:
         faces, border = profile.detector.detect(image_rgb), None
         if profile.pad_tight and fills_frame(faces, image_rgb.shape):
             faces, border = detect_with_border(profile.detector, image_rgb), BORDER_GREY
-        confident = [f for f in faces if f.score >= self.settings.min_detection_score]
+        bar = profile.detector.min_score if profile.detector.min_score is not None else self.settings.min_detection_score
+        confident = [f for f in faces if f.score >= bar]
         return sorted(confident, key=lambda f: f.width, reverse=True), border
 
     def align(self, image_rgb: np.ndarray, detection: FaceDetection, border: tuple[int, int, int] | None = None) -> tuple[np.ndarray, FaceQuality]:
@@ -241,6 +242,15 @@ def prominence(face: FaceDetection, shape: tuple[int, ...]) -> float:
     centre = np.array([shape[1] / 2, shape[0] / 2])
     off = float(np.linalg.norm(face.centre - centre)) / (0.5 * min(shape[:2]))
     return face.width / (1.0 + off)
+
+
+def door_detector(settings: Settings) -> Detector:
+    """The detector door frames go through: MTCNN as profiled, or YuNet (``door_detector``)."""
+    if settings.door_detector == "yunet":
+        from gatekeeper.vision.yunet import YuNetDetector
+
+        return YuNetDetector(settings.detect_max_side, settings.detect_min_face_px)
+    return FaceDetector.from_profile(door_profile(settings))
 
 
 def door_profile(settings: Settings) -> DetectorProfile:
