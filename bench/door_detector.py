@@ -9,7 +9,7 @@ TAR at FAR 1e-3 over all pairs; a pair whose door face is not found or not usabl
 wrong answer for a same-person pair and a right one for a different-person pair (the door refuses).
 Detection time is per door frame, both detectors alternating.
 
-    python bench/door_detector.py [--pairs N | --quick] [--out bench/results/door_detector.json]
+    python bench/door_detector.py [--pairs N | --quick] [--precision fp32|bf16] [--out bench/results/door_detector.json]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ DETECTORS = ("mtcnn", "yunet")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=0, help="a random N of the 3,000 pairs (a quick check); 0: all")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="the encoder's precision (encoder_precision), both detectors")
     parser.add_argument("--quick", action="store_true", help="100 pairs (CI: not a figure to quote)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/door_detector.json"))
     args = parser.parse_args()
@@ -45,10 +46,11 @@ def main() -> None:
     chosen = np.flatnonzero(pairs.fold < 5)
     if args.pairs:
         chosen = np.sort(np.random.default_rng(0).choice(chosen, args.pairs, replace=False))
-    pipelines = {d: FacePipeline(Settings(door_detector=d, liveness="off")) for d in DETECTORS}
+    pipelines = {d: FacePipeline(Settings(door_detector=d, liveness="off", encoder_precision=args.precision)) for d in DETECTORS}
     enrolled: dict[str, np.ndarray | None] = {}
     scores = {d: np.full(len(chosen), np.nan) for d in DETECTORS}
     seconds: dict[str, list[float]] = {d: [] for d in DETECTORS}
+    embed_seconds: dict[str, list[float]] = {d: [] for d in DETECTORS}
     started = time.time()
     for n, i in enumerate(chosen):
         left, right = pairs.left[i], pairs.right[i]
@@ -56,14 +58,16 @@ def main() -> None:
             enrolled[left] = _enrolled(pipelines["mtcnn"], root / left)
         frame = door_frame(read_rgb(root / right), np.random.default_rng(int(i)))
         for d in DETECTORS if n % 2 == 0 else DETECTORS[::-1]:  # alternate which goes first
-            probe, took = _door_embedding(pipelines[d], frame)
+            probe, took, embedded = _door_embedding(pipelines[d], frame)
             seconds[d].append(took)
+            if embedded is not None:
+                embed_seconds[d].append(embedded)
             if probe is not None and enrolled[left] is not None:
                 scores[d][n] = float(probe @ enrolled[left])
         if n % 500 == 499:
             print(f"{n + 1} pairs, {time.time() - started:.0f} s", flush=True)
     same, fold = pairs.same[chosen], pairs.fold[chosen]
-    results = {"pairs": int(len(chosen)), "protocol": "LFW folds 1-5: enrollment MTCNN photo vs door frame", "detectors": {}}
+    results = {"precision": args.precision, "pairs": int(len(chosen)), "protocol": "LFW folds 1-5: enrollment MTCNN photo vs door frame", "detectors": {}}
     both = ~np.isnan(scores["mtcnn"]) & ~np.isnan(scores["yunet"])
     results["pairs_both_usable"] = int(both.sum())
     for d in DETECTORS:
@@ -73,10 +77,11 @@ def main() -> None:
         results["detectors"][d] = {
             "accuracy": report.mean_accuracy, "tar_at_far_1e-3": report.tar_at_far[1e-3], "door_faces_missed": int((~found).sum()),
             "accuracy_both_usable": ten_fold_report(scores[d][both], same[both], fold[both]).mean_accuracy,
+            "embed_ms_p50": float(np.percentile(embed_seconds[d], 50) * 1e3) if embed_seconds[d] else None,
             "detect_ms_p50": float(np.percentile(seconds[d], 50) * 1e3), "detect_ms_p95": float(np.percentile(seconds[d], 95) * 1e3),
         }
         r = results["detectors"][d]
-        print(f"{d:6s} accuracy {r['accuracy']:.2%} ({r['accuracy_both_usable']:.2%} on the {both.sum()} pairs both read)  TAR@FAR1e-3 {r['tar_at_far_1e-3']:.2%}  missed {r['door_faces_missed']}  detect p50/p95 {r['detect_ms_p50']:.2f}/{r['detect_ms_p95']:.2f} ms")
+        print(f"{d:6s} accuracy {r['accuracy']:.2%} ({r['accuracy_both_usable']:.2%} on the {both.sum()} pairs both read)  TAR@FAR1e-3 {r['tar_at_far_1e-3']:.2%}  missed {r['door_faces_missed']}  detect p50/p95 {r['detect_ms_p50']:.2f}/{r['detect_ms_p95']:.2f} ms  embed p50 {r['embed_ms_p50']:.2f} ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
@@ -88,18 +93,20 @@ def _enrolled(pipeline: FacePipeline, path: Path) -> np.ndarray | None:
         return None
 
 
-def _door_embedding(pipeline: FacePipeline, frame: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """The door's embedding of the frame's largest usable face, and the detection time."""
+def _door_embedding(pipeline: FacePipeline, frame: np.ndarray) -> tuple[np.ndarray | None, float, float | None]:
+    """The door's embedding of the frame's largest usable face, the detection and embedding times."""
     t = time.perf_counter()
     faces = pipeline.detect(frame, pipeline.door)
     took = time.perf_counter() - t
     if not faces:
-        return None, took
+        return None, took, None
     crop, quality = pipeline.align(frame, faces[0])
     face = pipeline.judge(faces[0], crop, quality, pipeline.door)
     if not face.usable:
-        return None, took
-    return pipeline.encoder.embed(crop[None], flip=pipeline.door.flip)[0], took
+        return None, took, None
+    t = time.perf_counter()
+    embedding = pipeline.encoder.embed(crop[None], flip=pipeline.door.flip)[0]
+    return embedding, took, time.perf_counter() - t
 
 
 if __name__ == "__main__":

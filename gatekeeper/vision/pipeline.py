@@ -70,7 +70,7 @@ class FacePipeline:
 
     def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, liveness: PassiveLiveness | None = None) -> None:
         self.settings = settings
-        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads)
+        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads, precision=settings.encoder_precision)
         self._passive = liveness
         checks = settings.liveness != "off"
         # Door frames need speed and hold faces of a known size; photos may be anything. A photo
