@@ -229,9 +229,8 @@ def door_list() -> None:
     from gatekeeper.services.doors import door_statuses
 
     gk = _app()
-    since = {d.door_id: d.lockdown_since for d in gk.access.doors()}
     for d in door_statuses(gk.sessions, gk.access):
         tz = d.timezone or gk.settings.timezone
-        mode = f"[red]lockdown[/red] since {_local(since.get(d.door_id), tz)}" if d.lockdown else "normal"
+        mode = f"[red]lockdown[/red] since {_local(d.lockdown_since, tz)}" if d.lockdown else "normal"
         health = d.health.state if d.health.ok else f"[red]{d.health.state}[/red]: {safe(d.health.detail)}"
         console.print(f"{safe(d.door_id)} ({safe(tz)}): {mode}; {health}")

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gatekeeper.core.types import Decision
 from gatekeeper.services.audit import AuditLog
+from gatekeeper.services.review import keep_negative
 from gatekeeper.services.enrollment import Enrollment, PersonResult, PhotoResult, encode_keepsake, person_vector
 from gatekeeper.storage.database import bump_generation, take_write_lock
-from gatekeeper.storage.models import NegativeFace, Photo, TemplateCandidate
+from gatekeeper.storage.models import Photo, TemplateCandidate
 from gatekeeper.storage.templates import TemplateCodec
 
 DOOR_SOURCE = "door:"  # accepted door frames are photos whose source starts so
@@ -125,8 +126,7 @@ class DoorTemplates:
             c = session.get(TemplateCandidate, candidate_id)
             if c is None:
                 raise KeyError(candidate_id)
-            session.add(NegativeFace(person_id=c.person_id, embedding=c.embedding, model_version=c.model_version))
-            self.audit.admin_action(session, Decision.MARKED_NOT_PERSON, self.actor, c.person_id, f"door template candidate {candidate_id} from door {c.door_id}: not this person")
+            keep_negative(session, self.audit, self.actor, c.person_id, c.embedding, c.model_version, f"door template candidate {candidate_id} from door {c.door_id}")
             person_id = c.person_id
             session.delete(c)
         return person_id

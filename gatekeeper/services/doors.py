@@ -21,6 +21,7 @@ class DoorStatus:
     door_id: str
     timezone: str | None
     lockdown: bool
+    lockdown_since: datetime | None
     health: DoorHealth
     heartbeat_at: datetime | None
     last_frame_at: datetime | None
@@ -47,7 +48,7 @@ def door_statuses(sessions: sessionmaker[Session], access: AccessAdmin, now: dat
         d, h = policy.get(door_id), beats.get(door_id)
         beat, frame = (aware(h.updated_at), aware(h.last_frame_at)) if h else (None, None)
         out.append(DoorStatus(
-            door_id, d.timezone if d else None, bool(d and d.lockdown), door_health(beat, frame, h.camera if h else None, now, every_s), beat, frame,
+            door_id, d.timezone if d else None, bool(d and d.lockdown), d.lockdown_since if d else None, door_health(beat, frame, h.camera if h else None, now, every_s), beat, frame,
             h.fps if h else None, h.camera if h else None, h.model_version if h else None, h.gallery_generation if h else None, h.people if h else None,
         ))
     return out

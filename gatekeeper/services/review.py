@@ -45,6 +45,13 @@ class CaptureView:
     nearest_now: list[Candidate]  # against the gallery as it is now
 
 
+def keep_negative(session: Session, audit: AuditLog, actor: str, person_id: str, sealed_embedding: bytes, model_version: str, what: str) -> None:
+    """Inside a transaction that bumped the gallery generation (running doors reload negatives):
+    keep a face as one that is not ``person_id``, with its audit row."""
+    session.add(NegativeFace(person_id=person_id, embedding=sealed_embedding, model_version=model_version))
+    audit.admin_action(session, Decision.MARKED_NOT_PERSON, actor, person_id, f"{what}: not this person")
+
+
 class ReviewQueue:
     def __init__(self, sessions: sessionmaker[Session], codec: TemplateCodec, enrollment: Enrollment, audit: AuditLog, actor: str, retention_days: int) -> None:
         self.sessions, self.codec, self.enrollment, self.audit, self.actor = sessions, codec, enrollment, audit, actor
@@ -77,7 +84,7 @@ class ReviewQueue:
         cutoff = datetime.now(timezone.utc) - self.retention
         with self.sessions() as session:
             rows = list(session.scalars(select(DoorCapture).where(DoorCapture.at >= cutoff).order_by(DoorCapture.capture_id.desc()).limit(limit)))
-        gallery = self.enrollment.gallery() if rows else None
+        gallery = self.enrollment.current_gallery() if rows else None
         views = []
         for r in rows:
             nearest = gallery.search(self.codec.decode(r.embedding)[None], k=3)[0] if (gallery is not None and len(gallery) and r.model_version == self.enrollment.model_version) else []
@@ -127,8 +134,7 @@ class ReviewQueue:
             row = self._capture(session, capture_id)
             if session.get(Person, person_id) is None:
                 raise InputError(f"nobody is enrolled as {person_id!r}")
-            session.add(NegativeFace(person_id=person_id, embedding=row.embedding, model_version=row.model_version))
-            self.audit.admin_action(session, Decision.MARKED_NOT_PERSON, self.actor, person_id, f"review capture {capture_id} from door {row.door_id}: not this person")
+            keep_negative(session, self.audit, self.actor, person_id, row.embedding, row.model_version, f"review capture {capture_id} from door {row.door_id}")
             session.delete(row)
 
     @staticmethod

@@ -20,7 +20,7 @@ from gatekeeper.vision.align import ARCFACE_112, similarity_transform
 from gatekeeper.vision.detect import PHOTO_PROFILE, FaceDetector
 from gatekeeper.vision.images import read_rgb
 from gatekeeper.vision.model_files import MODELS_DIR
-from gatekeeper.vision.yunet import MANIFEST, YuNetDetector, yunet_manifest, yunet_to_mtcnn
+from gatekeeper.vision.yunet import MANIFEST, YuNetDetector, yunet_manifest, yunet_net, yunet_to_mtcnn
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ def write_mapping(mapping: LandmarkMapping, source: str) -> Path:
 
 def _raw_yunet():  # type: ignore[no-untyped-def]
     """YuNet's own landmarks (no mapping yet), at the photo detector's size."""
-    card = yunet_manifest()
-    net = cv2.FaceDetectorYN.create(str(MODELS_DIR / card["file"]), "", (320, 320), float(card["score_threshold"]), float(card["nms_threshold"]), 100)
+    net = yunet_net(yunet_manifest(), 320)
 
     def detect(image_rgb: np.ndarray) -> list[np.ndarray]:
         net.setInputSize((image_rgb.shape[1], image_rgb.shape[0]))

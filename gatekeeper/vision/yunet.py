@@ -39,6 +39,11 @@ def yunet_manifest() -> dict:  # type: ignore[type-arg]
         raise YuNetFileError(f"{path}: {exc}") from exc
 
 
+def yunet_net(card: dict, size: int) -> cv2.FaceDetectorYN:  # type: ignore[type-arg]
+    """OpenCV's YuNet runner for the manifest's model, thresholds and an initial input size."""
+    return cv2.FaceDetectorYN.create(str(MODELS_DIR / card["file"]), "", (size, size), float(card["score_threshold"]), float(card["nms_threshold"]), 100)
+
+
 class YuNetDetector:
     """Same interface as ``detect.FaceDetector``: faces in an RGB image, best score first, with
     landmarks in MTCNN's convention. ``min_score`` replaces the MTCNN-calibrated confidence bar."""
@@ -50,16 +55,14 @@ class YuNetDetector:
             raise YuNetFileError(f"{weights}: missing or not the file models/{MANIFEST} names (sha256)")
         if "mtcnn_mapping" not in card:
             raise YuNetFileError(f"models/{MANIFEST} has no landmark mapping: run python bench/yunet_landmarks.py")
-        self.max_side, self.min_face_px = max_side, min_face_px
+        self.max_side, self.min_face_px, self._card = max_side, min_face_px, card
         self.min_score = float(card["score_threshold"])
-        self._weights = str(weights)
         self._means = np.asarray(card["mtcnn_mapping"]["yunet_in_arcface_112"], np.float32)
         self._box = np.asarray(card["mtcnn_mapping"]["mtcnn_box_in_arcface_112"], np.float32)
-        self._nms = float(card["nms_threshold"])
 
     @cached_property
     def _net(self) -> cv2.FaceDetectorYN:
-        return cv2.FaceDetectorYN.create(self._weights, "", (self.max_side, self.max_side), self.min_score, self._nms, 100)
+        return yunet_net(self._card, self.max_side)
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceDetection]:
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:

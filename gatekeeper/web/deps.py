@@ -5,14 +5,17 @@ through these dependencies, never through a closure."""
 
 # No "from __future__ import annotations": FastAPI reads these signatures at run time.
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from gatekeeper.app import App
+from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.accounts import Accounts, Principal
 from gatekeeper.web.security import LoginThrottle, NotSignedIn, check_csrf, principal_of, require_admin
 from gatekeeper.web.map_drawer import MapDrawer
@@ -78,6 +81,16 @@ async def signed_in_form(request: Request, principal: Annotated[Principal, Depen
 Ctx = Annotated[Console, Depends(console)]
 Reader = Annotated[Principal, Depends(who)]
 Admin = Annotated[Principal, Depends(changer)]
+
+
+def after_change(page: str, change: Callable[[], str], **back: str) -> RedirectResponse:
+    """Run one change made from a page's form; back to ``page`` saying what it did, or why the
+    services refused it (nothing changed then)."""
+    try:
+        said = {"message": change()}
+    except GatekeeperError as exc:
+        said = {"error": str(exc)}
+    return RedirectResponse(f"{page}?{urlencode({**back, **said})}", status_code=303)
 
 
 def pages(total: int) -> int:

@@ -155,7 +155,8 @@ class Enrollment:
             self.index_warning = f"the index file {self.settings.index_path} could not be written ({exc.strerror or exc}); doors rebuild it from the database"
             log.error("%s", self.index_warning)
 
-    def _current_index(self) -> GalleryIndex:
+    def current_gallery(self) -> GalleryIndex:
+        """The index this enrollment holds when the database has not moved since, else reloaded."""
         if self._index is not None:
             with self.sessions() as session:
                 if gallery_generation(session) == self._index.generation:
@@ -243,7 +244,7 @@ class Enrollment:
     def _same_face(self, person_id: str, vector: np.ndarray, photos: list[np.ndarray]) -> list[Clash]:
         """Other enrolled people this face already matches: their mean at the door's threshold,
         or any of their photos at the duplicate threshold (the photo gallery must be current)."""
-        index = self._current_index()
+        index = self.current_gallery()
         # Thresholds for the gallery's size: a newcomer is compared with everyone, so a fixed
         # threshold would refuse more distinct newcomers the more people are enrolled.
         at_people = self.thresholds.duplicate_for(len(index))

@@ -6,14 +6,13 @@ the CLI's, audited with the console user."""
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.services.access import AccessAdmin, parse_bound, parse_instant
-from gatekeeper.web.deps import Admin, Ctx, Reader
+from gatekeeper.web.deps import Admin, Ctx, Reader, after_change
 from gatekeeper.web.routers.access_api import person_out, policy_of
 
 router = APIRouter(prefix="/access", include_in_schema=False)
@@ -96,12 +95,12 @@ def person_access(person_id: str, ctx: Ctx, principal: Admin, valid_from: Annota
 
 
 def _change(ctx: Ctx, principal: Admin, change: Callable[[AccessAdmin], object], done: str, **back: str) -> Response:
-    """Run one policy change; back to the page saying what happened, or why it was refused."""
-    try:
+    """Run one policy change as the console user; back to the page saying what happened."""
+    def run() -> str:
         change(ctx.acting(principal).access)
-    except GatekeeperError as exc:
-        return RedirectResponse(f"/access?{urlencode({**back, 'error': str(exc)})}", status_code=303)
-    return RedirectResponse(f"/access?{urlencode({**back, 'message': done})}", status_code=303)
+        return done
+
+    return after_change("/access", run, **back)
 
 
 def _lines(text: str) -> list[str]:

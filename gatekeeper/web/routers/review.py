@@ -2,17 +2,14 @@
 face (admins only) and nearest enrolled people; an admin assigns, dismisses, or marks "not this
 person". The same ``ReviewQueue`` and ``DoorTemplates`` calls as the API's."""
 
-from collections.abc import Callable
-from typing import Annotated
-from urllib.parse import urlencode
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
-from gatekeeper.app import App
 from gatekeeper.errors import GatekeeperError
-from gatekeeper.web.deps import Admin, Ctx, Reader
+from gatekeeper.web.deps import Admin, Ctx, Reader, after_change
 from gatekeeper.web.routers.review_api import review_of
 from gatekeeper.web.security import require_admin
 
@@ -47,52 +44,51 @@ def candidate_face(candidate_id: int, ctx: Ctx, principal: Reader) -> Response:
 
 @router.post("/captures/{capture_id}/assign")
 async def assign(capture_id: int, ctx: Ctx, principal: Admin, person_id: Annotated[str, Form(max_length=64)], force: Annotated[bool, Form()] = False) -> Response:
-    def change(gk: App) -> str:
-        result = gk.review.assign(capture_id, person_id, force)
+    def change() -> str:
+        result = ctx.acting(principal).review.assign(capture_id, person_id, force)
         if not result.enrolled:
             raise _Refused(f"not added to {person_id}: {result.reason}")
         return f"added to {person_id}'s template"
 
-    return await run_in_threadpool(_act, ctx, principal, change)
+    return await run_in_threadpool(after_change, "/review", change)
 
 
 @router.post("/captures/{capture_id}/dismiss")
 def dismiss(capture_id: int, ctx: Ctx, principal: Admin) -> Response:
-    return _act(ctx, principal, lambda gk: (gk.review.dismiss(capture_id), "dismissed")[1])
+    def change() -> str:
+        ctx.acting(principal).review.dismiss(capture_id)
+        return "dismissed"
+
+    return after_change("/review", change)
 
 
 @router.post("/captures/{capture_id}/not-person")
 def not_person(capture_id: int, ctx: Ctx, principal: Admin, person_id: Annotated[str, Form(max_length=64)]) -> Response:
-    return _act(ctx, principal, lambda gk: (gk.review.not_this_person(capture_id, person_id), f"kept as not {person_id}: never granted as them")[1])
+    def change() -> str:
+        ctx.acting(principal).review.not_this_person(capture_id, person_id)
+        return f"kept as not {person_id}: never granted as them"
+
+    return after_change("/review", change)
 
 
 @router.post("/candidates/{candidate_id}/{action}")
-async def candidate(candidate_id: int, action: str, ctx: Ctx, principal: Admin) -> Response:
-    def change(gk: App) -> str:
+async def candidate(candidate_id: int, action: Literal["accept", "dismiss", "not-person"], ctx: Ctx, principal: Admin) -> Response:
+    def change() -> str:
+        templates = ctx.acting(principal).door_templates
         try:
             if action == "accept":
-                result = gk.door_templates.accept(candidate_id)
+                result = templates.accept(candidate_id)
                 if not result.enrolled:
                     raise _Refused(f"not added: {result.reason}")
                 return f"added to {result.person_id}'s template"
             if action == "dismiss":
-                return "dismissed" if gk.door_templates.dismiss(candidate_id) else "already gone"
-            if action == "not-person":
-                return f"kept as not {gk.door_templates.not_this_person(candidate_id)}: never granted as them"
+                return "dismissed" if templates.dismiss(candidate_id) else "already gone"
+            return f"kept as not {templates.not_this_person(candidate_id)}: never granted as them"
         except KeyError as exc:
             raise _Refused(f"no template candidate {candidate_id}") from exc
-        raise HTTPException(404, f"no action {action!r}")
 
-    return await run_in_threadpool(_act, ctx, principal, change)
+    return await run_in_threadpool(after_change, "/review", change)
 
 
 class _Refused(GatekeeperError):
     """An action the services refused: shown on the page, nothing changed."""
-
-
-def _act(ctx: Ctx, principal: Admin, change: Callable[[App], str]) -> Response:
-    try:
-        done = change(ctx.acting(principal))
-    except GatekeeperError as exc:
-        return RedirectResponse(f"/review?{urlencode({'error': str(exc)})}", status_code=303)
-    return RedirectResponse(f"/review?{urlencode({'message': done})}", status_code=303)
