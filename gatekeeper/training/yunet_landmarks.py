@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def write_mapping(mapping: LandmarkMapping, source: str) -> Path:
     }
     card["sha256"] = hashlib.sha256((MODELS_DIR / card["file"]).read_bytes()).hexdigest()
     path = MODELS_DIR / MANIFEST
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, path)  # the door reads this file: never half of it
     return path
 
 
