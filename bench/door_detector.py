@@ -9,7 +9,7 @@ TAR at FAR 1e-3 over all pairs; a pair whose door face is not found or not usabl
 wrong answer for a same-person pair and a right one for a different-person pair (the door refuses).
 Detection time is per door frame, both detectors alternating.
 
-    python bench/door_detector.py [--pairs N | --quick] [--precision fp32|bf16] [--out bench/results/door_detector.json]
+    python bench/door_detector.py [--pairs N | --quick] [--precision fp32|bf16|int8] [--out bench/results/door_detector.json]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DETECTORS = ("mtcnn", "yunet")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=0, help="a random N of the 3,000 pairs (a quick check); 0: all")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="the encoder's precision (encoder_precision), both detectors")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32", help="the encoder's precision (encoder_precision), both detectors")
     parser.add_argument("--quick", action="store_true", help="100 pairs (CI: not a figure to quote)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/door_detector.json"))
     args = parser.parse_args()
@@ -105,8 +105,8 @@ def _door_embedding(pipeline: FacePipeline, frame: np.ndarray) -> tuple[np.ndarr
     if not face.usable:
         return None, took, None
     t = time.perf_counter()
-    embedding = pipeline.encoder.embed(crop[None], flip=pipeline.door.flip)[0]
-    return embedding, took, time.perf_counter() - t
+    pipeline.embed([face], pipeline.door)  # the door's encoder (int8 when encoder_precision says so)
+    return face.embedding, took, time.perf_counter() - t
 
 
 if __name__ == "__main__":

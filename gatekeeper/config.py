@@ -110,7 +110,7 @@ class EncoderSettings(BaseModel):
     # The mirror pass doubles the encoder's cost per door frame; it buys 2.4 points of TAR at FAR
     # 1e-4 (one grant in the 20-person door test). Off: faster, recalibrate first (model card).
     door_flip_average: bool = Field(True, description="also embed each door frame's mirror image and average")
-    encoder_precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: the encoder's matrix work in bfloat16 (faster on CPUs with AVX-512 BF16 or AMX; bench/door_detector.py --precision)")
+    encoder_precision: Literal["fp32", "bf16", "int8"] = Field("fp32", description="int8: door frames embedded by the int8 export under ONNX Runtime (enrollment stays fp32; bench/encoder_int8.py); bf16: the encoder's matrix work in bfloat16 (faster on CPUs with AVX-512 BF16 or AMX)")
     enroll_workers: int = Field(2, ge=1, le=32, description="processes embedding photos side by side during enrollment")
 
 

@@ -57,6 +57,34 @@ def train_yunet_landmarks(photos: int = 2000) -> None:
                   f"spread (px): {np.round(mapping.spread, 2).tolist()}; mapped to MTCNN's within {mapping.residual_px:.2f} px on average; wrote {path}")
 
 
+@train_app.command("encoder-int8")
+def train_encoder_int8(model: str = "doornet-v2", photos: int = 400) -> None:
+    """Build models/<model>-int8.onnx (encoder_precision = int8) from the shipped weights, its
+    activation ranges measured on aligned faces of LFW people in no evaluation pair."""
+    from gatekeeper.config import Settings
+    from gatekeeper.training.encoder_int8 import export_int8, record_export
+    from gatekeeper.training.recipes import datasets_root, lfw_pairs
+    from gatekeeper.vision.images import read_rgb
+    from gatekeeper.vision.model_files import resolve_model_path
+    from gatekeeper.vision.pipeline import FaceError, FacePipeline
+
+    root = datasets_root() / "lfw"
+    in_pairs = lfw_pairs().identities_in_folds(set(range(10)))
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in in_pairs)[:photos]
+    pipeline = FacePipeline(Settings(model=model, liveness="off"))
+    crops = []
+    for name in names:
+        path = sorted((root / name).glob("*.jpg"))[0]
+        try:
+            crops.append(pipeline.enrollment_face(read_rgb(path), str(path)).crop)
+        except FaceError:
+            continue
+    weights = resolve_model_path(model)
+    export = export_int8(pipeline.encoder, np.stack(crops), weights.with_name(f"{weights.stem}-int8.onnx"))
+    record_export(weights.with_suffix(".json"), export, str(pipeline.encoder.card.sha256), f"first photo of {len(crops)} LFW people in no evaluation pair")
+    console.print(f"wrote {export.path} ({export.path.stat().st_size / 1e6:.1f} MB); int8 vs float32 on the {len(crops)} faces: cosine min {export.cosine_min:.5f}, mean {export.cosine_mean:.5f}")
+
+
 @train_app.command("port")
 def train_port(out: Path = Path("runs/port/model.pt")) -> None:
     """Convert dlib's CC0 face-descriptor ResNet into FaceResNet29 weights (no dlib needed)."""

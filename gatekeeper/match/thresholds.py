@@ -13,7 +13,7 @@ from gatekeeper.errors import InputError
 from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR, liveness_calibration, liveness_door_figures, manifest_calibration
 
 if TYPE_CHECKING:
-    from gatekeeper.vision.encoder import ModelCard
+    from gatekeeper.vision.model_card import ModelCard
 
 
 @dataclass(frozen=True)

@@ -9,60 +9,38 @@ the pipeline never needs to know which model it runs.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gatekeeper.vision.align import TEMPLATES, AlignmentTemplate
-from gatekeeper.errors import EnvironmentFault
+from gatekeeper.vision.align import AlignmentTemplate
+from gatekeeper.vision.model_card import ModelCard, ModelFileError, file_digest, model_version, read_card, embed_in_batches  # noqa: F401  (ModelFileError re-exported)
 from gatekeeper.vision.model_files import DEFAULT_MODEL, MODELS_DIR, resolve_model_path  # noqa: F401  (re-exported)
 
 
 EMBED_BATCH = 64
 
 
-class ModelFileError(EnvironmentFault):
-    """The encoder weights are missing, unreadable or do not match their manifest."""
+class Embedder(Protocol):
+    """What the pipeline needs of an encoder: this torch one, or its int8 export under ONNX Runtime
+    (``onnx_encoder.Int8FaceEncoder``, door frames only)."""
 
+    card: ModelCard
+    version: str
 
-@dataclass(frozen=True)
-class ModelCard:
-    """The machine-readable manifest shipped next to the weights (``models/<name>.json``)."""
+    @property
+    def dim(self) -> int: ...
 
-    name: str
-    family: str  # which network builds it: see FAMILIES
-    template: AlignmentTemplate
-    embedding_dim: int
-    architecture: dict[str, Any]
-    flip_average: bool
-    sha256: str | None
-    calibration: dict[str, Any] = field(default_factory=dict)
+    @property
+    def template(self) -> AlignmentTemplate: ...
 
-    @classmethod
-    def read(cls, path: Path) -> "ModelCard":
-        data = json.loads(path.read_text())
-        arch = data["architecture"]
-        template = arch.get("template", "arcface-112")
-        if template not in TEMPLATES:
-            raise ValueError(f"unknown alignment template {template!r} (known: {', '.join(TEMPLATES)})")
-        return cls(
-            name=data["name"],
-            family=arch.get("family_id", "doornet"),
-            template=TEMPLATES[template],
-            embedding_dim=int(arch["embedding_dim"]),
-            architecture=arch,
-            flip_average=bool(data.get("flip_average", True)),
-            sha256=data.get("sha256"),
-            calibration=data.get("calibration", {}),
-        )
+    def embed(self, crops: np.ndarray, flip: bool | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -110,11 +88,11 @@ class FaceEncoder:
         # bf16: the network's matrix work in bfloat16 (autocast), the embedding in float32; faster
         # only on CPUs with native bf16 (AVX-512 BF16, AMX), emulated and slower elsewhere.
         self.precision = precision
-        self.card = _read_card(weights)
-        digest = _file_digest(weights)
+        self.card = read_card(weights)
+        digest = file_digest(weights)
         if self.card.sha256 and digest != self.card.sha256:
             raise ModelFileError(f"{weights}: sha256 {digest[:12]}… does not match its manifest ({self.card.sha256[:12]}…)")
-        self.version = f"{self.card.name}-{digest[:8]}"
+        self.version = model_version(self.card, digest)
         if self.card.family not in FAMILIES:
             raise ModelFileError(f"{weights}: unknown network family {self.card.family!r}")
         self.family = FAMILIES[self.card.family]
@@ -142,15 +120,7 @@ class FaceEncoder:
         ``flip``: average each crop with its mirror (None: as the manifest says). Enrollment does,
         and so does the door unless ``door_flip_average`` is off (the mirror buys 2.4 points of TAR
         at FAR 1e-4 for a second pass: config.py)."""
-        if len(crops) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        size = self.template.size
-        if crops.shape[1:] != (size, size, 3) or crops.dtype != np.uint8:
-            raise ValueError(f"{self.card.name} takes ({size}, {size}, 3) uint8 crops, got {crops.shape} {crops.dtype}")
-        # Bounded batches: activations grow with the batch (a 150-px chip's first level alone is
-        # ~1.3 MB), and an evaluation or migration may pass thousands of crops at once.
-        flip = self.card.flip_average if flip is None else flip
-        return np.concatenate([self._embed_batch(crops[i : i + EMBED_BATCH], flip) for i in range(0, len(crops), EMBED_BATCH)])
+        return embed_in_batches(self.card, crops, flip, EMBED_BATCH, self._embed_batch)
 
     def embed_single(self, crops: np.ndarray) -> np.ndarray:
         """One forward pass per crop, no mirror: the door with ``door_flip_average`` off."""
@@ -170,19 +140,3 @@ class FaceEncoder:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             return self.net(x).float()
-
-
-def _read_card(weights: Path) -> ModelCard:
-    card_path = weights.with_suffix(".json")
-    if not weights.is_file():
-        raise ModelFileError(f"{weights}: encoder weights not found")
-    if not card_path.is_file():
-        raise ModelFileError(f"{card_path}: model manifest not found next to the weights")
-    try:
-        return ModelCard.read(card_path)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ModelFileError(f"{card_path}: malformed model manifest ({exc})") from exc
-
-
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

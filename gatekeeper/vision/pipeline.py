@@ -17,7 +17,7 @@ import numpy as np
 from gatekeeper.vision.align import ARCFACE_112, align_face
 from gatekeeper.config import Settings
 from gatekeeper.vision.detect import PHOTO_PROFILE, Detector, DetectorProfile, FaceDetection, FaceDetector
-from gatekeeper.vision.encoder import FaceEncoder
+from gatekeeper.vision.encoder import Embedder, FaceEncoder
 from gatekeeper.vision.quality import FaceQuality, QualityGate, assess
 from gatekeeper.errors import InputError
 from gatekeeper.vision.liveness import EyeOpenness, PassiveLiveness
@@ -61,6 +61,7 @@ class PipelineProfile:
     liveness: bool = False  # score usable faces for liveness (door and verify; never enrollment photos)
     blinks: bool = False  # measure eye openness (the door: a blink needs video, a photo has none)
     pad_tight: bool = False  # photos: re-detect with a plain border when the face fills the frame
+    encoder: Embedder | None = None  # None: the pipeline's own (full precision; enrollment always)
 
 
 class FacePipeline:
@@ -70,7 +71,7 @@ class FacePipeline:
 
     def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, liveness: PassiveLiveness | None = None) -> None:
         self.settings = settings
-        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads, precision=settings.encoder_precision)
+        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads, precision="bf16" if settings.encoder_precision == "bf16" else "fp32")
         self._passive = liveness
         checks = settings.liveness != "off"
         # Door frames need speed and hold faces of a known size; photos may be anything. A photo
@@ -78,8 +79,9 @@ class FacePipeline:
         # get their own (lower) face-size bar, as a badge photo is often smaller than a door face.
         photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
         door_gate = QualityGate(settings)
-        self.door = PipelineProfile("door", door_detector(settings), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink")
-        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks, pad_tight=True)
+        probes = door_encoder(settings, self.encoder)
+        self.door = PipelineProfile("door", door_detector(settings), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink", encoder=probes)
+        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks, pad_tight=True, encoder=probes)
         self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None, pad_tight=True)
 
     # Liveness models load on first use (enrollment never needs them); the door calls
@@ -169,7 +171,7 @@ class FacePipeline:
         """Sets the embedding of every usable face, in one encoder batch."""
         usable = [a for a in faces if a.usable]
         if usable:
-            for face, emb in zip(usable, self.encoder.embed(np.stack([a.crop for a in usable]), flip=profile.flip)):
+            for face, emb in zip(usable, (profile.encoder or self.encoder).embed(np.stack([a.crop for a in usable]), flip=profile.flip)):
                 face.embedding = emb
 
     # -- the stages in order --------------------------------------------------------------------
@@ -251,6 +253,17 @@ def door_detector(settings: Settings) -> Detector:
 
         return YuNetDetector(settings.detect_max_side, settings.detect_min_face_px)
     return FaceDetector.from_profile(door_profile(settings))
+
+
+def door_encoder(settings: Settings, full: "Embedder") -> "Embedder":
+    """What embeds door frames (and photos judged as door frames): the enrollment encoder, or its
+    int8 export under ONNX Runtime (``encoder_precision = int8``: bench/encoder_int8.py), which
+    gives embeddings in the same space about twice as fast."""
+    if settings.encoder_precision == "int8":
+        from gatekeeper.vision.onnx_encoder import Int8FaceEncoder
+
+        return Int8FaceEncoder(settings.model, settings.threads)
+    return full
 
 
 def door_profile(settings: Settings) -> DetectorProfile:

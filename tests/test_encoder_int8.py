@@ -1,0 +1,93 @@
+"""encoder_precision = int8: door frames embedded by the int8 export under ONNX Runtime. Its
+embeddings agree with the full-precision encoder's on real faces, a door on it grants the enrolled
+person and refuses another, and a damaged or mismatched export stops the door."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gatekeeper.demo import astronaut, grace_hopper
+from gatekeeper.vision.align import align_face
+from gatekeeper.vision.model_card import ModelFileError
+from gatekeeper.vision.model_files import MODELS_DIR
+from gatekeeper.vision.onnx_encoder import Int8FaceEncoder
+from tests.conftest import door_frame, lfw_people
+
+
+@pytest.fixture(scope="module")
+def int8() -> Int8FaceEncoder:
+    return Int8FaceEncoder(threads=1)
+
+
+def _crops(encoder, detector, photos: list[np.ndarray]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    faces = [max(detector.detect(p), key=lambda f: f.width) for p in photos]
+    return np.stack([align_face(p, f.landmarks, encoder.template) for p, f in zip(photos, faces)])
+
+
+def test_int8_embeddings_agree_with_full_precision_on_real_faces(int8, encoder, detector) -> None:  # type: ignore[no-untyped-def]
+    crops = _crops(encoder, detector, [astronaut(), grace_hopper()])
+    for flip in (True, False):
+        ours, full = int8.embed(crops, flip=flip), encoder.embed(crops, flip=flip)
+        assert ours.dtype == np.float32 and np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        assert (np.sum(ours * full, axis=1) > 0.998).all(), np.sum(ours * full, axis=1)
+    assert int8.version == encoder.version, "one model, one embedding space: galleries stay valid"
+    assert float(int8.embed(crops[:1])[0] @ int8.embed(crops[1:])[0]) < 0.9, "two people stay apart"
+
+
+def test_int8_agrees_on_lfw_faces(int8, encoder, detector, lfw: Path) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.vision.images import read_rgb
+
+    photos = [read_rgb(paths[0]) for _, paths in lfw_people(lfw, 30, 1, skip=40)]
+    crops = _crops(encoder, detector, photos)
+    cosine = np.sum(int8.embed(crops) * encoder.embed(crops), axis=1)
+    assert cosine.min() > 0.999, f"worst of {len(crops)} LFW faces: {cosine.min():.5f}"
+
+
+def test_a_door_on_int8_grants_the_enrolled_face_and_refuses_another(make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    from gatekeeper.door.actuate import LogOnlyActuator
+    from gatekeeper.services.enrollment import embed_image
+
+    gk = make_app(settings.model_copy(update={"encoder_precision": "int8"}))
+    assert isinstance(gk.pipeline.door.encoder, Int8FaceEncoder) and gk.pipeline.enrollment.encoder is None, "enrollment stays full precision"
+    assert gk.enrollment.enroll("emp-0042", "Eileen Collins", [embed_image(gk.pipeline, astronaut(), "astronaut")]).enrolled
+    actuator, rng = LogOnlyActuator(), np.random.default_rng(1)
+    daemon = gk.daemon(actuator)
+    for i in range(4):
+        daemon.process_frame(door_frame(grace_hopper(), rng), i / 15)
+    assert actuator.unlocks == []
+    for i in range(4, 8):
+        daemon.process_frame(door_frame(astronaut(), rng), i / 15)
+    assert actuator.unlocks == [(settings.door_id, "emp-0042")]
+
+
+def _copy_model(folder: Path) -> Path:
+    for name in ("doornet-v2.pt", "doornet-v2.json", "doornet-v2-int8.onnx"):
+        shutil.copy(MODELS_DIR / name, folder / name)
+    return folder / "doornet-v2.pt"
+
+
+def test_a_damaged_int8_export_stops_the_door(tmp_path: Path) -> None:
+    weights = _copy_model(tmp_path)
+    (tmp_path / "doornet-v2-int8.onnx").write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelFileError, match="sha256"):
+        Int8FaceEncoder(weights)
+
+
+def test_an_export_of_other_weights_is_refused(tmp_path: Path) -> None:
+    """An int8 file built from an earlier model would put door probes in another space than the
+    gallery's templates: the manifest ties the export to the weights' sha256."""
+    weights = _copy_model(tmp_path)
+    card = json.loads((tmp_path / "doornet-v2.json").read_text())
+    card["onnx_int8"]["source_sha256"] = "0" * 64
+    (tmp_path / "doornet-v2.json").write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="built from other weights"):
+        Int8FaceEncoder(weights)
+    del card["onnx_int8"]
+    (tmp_path / "doornet-v2.json").write_text(json.dumps(card))
+    with pytest.raises(ModelFileError, match="no int8 export"):
+        Int8FaceEncoder(weights)
