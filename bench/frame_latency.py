@@ -153,7 +153,7 @@ STEPS: list[tuple[str, DetectorProfile, bool, bool]] = [  # (step, profile, Open
 ]
 
 
-def door_visits(clips: int, encoder: object, liveness: str, detector: str = "mtcnn") -> dict[str, object] | None:
+def door_visits(clips: int, encoder: object, liveness: str, detector: str = "mtcnn", precision: str = "fp32") -> dict[str, object] | None:
     """Frame -> decision through the door daemon itself (``DoorDaemon.process_frame``: the stages,
     the liveness plan, tracking, matching, the policy, the audit row and the actuator), on ZJU
     webcam clips of live people (../shared sample, upscaled to 640x480), each person enrolled from
@@ -178,7 +178,7 @@ def door_visits(clips: int, encoder: object, liveness: str, detector: str = "mtc
         frames = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (640, 480)) for ok, f in islice(iter(cap.read, (False, None)), 91) if ok]
         cap.release()
         with tempfile.TemporaryDirectory() as tmp:
-            app = App(Settings(data_dir=Path(tmp), door_id="bench", liveness=liveness, gallery_refresh_s=0.0, door_detector=detector), encoder=encoder)  # type: ignore[arg-type]
+            app = App(Settings(data_dir=Path(tmp), door_id="bench", liveness=liveness, gallery_refresh_s=0.0, door_detector=detector, encoder_precision=precision), encoder=encoder)  # type: ignore[arg-type]
             if not app.enrollment.enroll(f"zju-{n}", f"ZJU {n}", [embed_image(app.pipeline, frames[0], "frame 1")]).enrolled:
                 continue
             actuator = LogOnlyActuator()
@@ -191,7 +191,7 @@ def door_visits(clips: int, encoder: object, liveness: str, detector: str = "mtc
                 decisions += [dt] if verdicts else []
             granted += bool(actuator.unlocks)
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else None  # noqa: E731
-    return {"liveness": liveness, "detector": detector, "clips": len(videos), "granted": granted, "frames": len(every), "frame_p50_ms": pct(every, 50), "frame_p95_ms": pct(every, 95),
+    return {"liveness": liveness, "detector": detector, "precision": precision, "clips": len(videos), "granted": granted, "frames": len(every), "frame_p50_ms": pct(every, 50), "frame_p95_ms": pct(every, 95),
             "decision_frames": len(decisions), "decision_p50_ms": pct(decisions, 50), "decision_p95_ms": pct(decisions, 95)}
 
 
@@ -285,17 +285,17 @@ def main() -> None:
           + "; ".join(f"{v} {c['p50_ms']:.1f} / {c['p95_ms']:.1f}" for v, c in compared.items()))
     torch.set_num_threads(Settings().threads)
     clips = 1 if args.quick else 16
-    visits, yunet_visits, blink_visits = door_visits(clips, encoder, LIVENESS), door_visits(clips, encoder, LIVENESS, "yunet"), door_visits(clips, encoder, "passive+blink")
-    for v in (visits, yunet_visits, blink_visits):
+    visits, fast_visits, blink_visits = door_visits(clips, encoder, LIVENESS), door_visits(clips, encoder, LIVENESS, "yunet", "int8"), door_visits(clips, encoder, "passive+blink")
+    for v in (visits, fast_visits, blink_visits):
         if v:
-            print(f"\nthrough the daemon (process_frame), {v['clips']} ZJU live clips at 640x480, liveness {v['liveness']}, detector {v['detector']}: every frame p50/p95 "
+            print(f"\nthrough the daemon (process_frame), {v['clips']} ZJU live clips at 640x480, liveness {v['liveness']}, detector {v['detector']}, encoder {v['precision']}: every frame p50/p95 "
                   f"{v['frame_p50_ms']:.1f} / {v['frame_p95_ms']:.1f} ms ({v['frames']} frames); decision frames "
                   + (f"{v['decision_p50_ms']:.1f} / {v['decision_p95_ms']:.1f} ms ({v['decision_frames']})" if v["decision_frames"] else "none")
                   + f"; granted {v['granted']}/{v['clips']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     speed_after = box_speed(encoder)
     print(f"box speed, one encoder pass p50: {speed_before:.1f} ms at the start, {speed_after:.1f} ms at the end")
-    args.out.write_text(json.dumps({"machine": _machine(), "box_speed_ms": [speed_before, speed_after], "rows": rows, "liveness_interleaved": compared, "door_visits": visits, "door_visits_yunet": yunet_visits, "door_visits_passive_blink": blink_visits}, indent=2))
+    args.out.write_text(json.dumps({"machine": _machine(), "box_speed_ms": [speed_before, speed_after], "rows": rows, "liveness_interleaved": compared, "door_visits": visits, "door_visits_yunet_int8": fast_visits, "door_visits_passive_blink": blink_visits}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -2,8 +2,9 @@
 
 1. Per-face encode time: DoorNet on an aligned crop vs dlib's ResNet descriptor on the same face,
    with 1 and 2 threads (torch threads; dlib's descriptor runs on one core either way).
-2. Per-frame end to end on the same 640x480 door frames: gatekeeper (MTCNN + align + DoorNet)
-   vs face_recognition (HOG detector + 5-point shape + descriptor).
+2. Per-frame end to end on the same 640x480 door frames: gatekeeper in the door configurations of
+   CONFIGS (shipped MTCNN + fp32 DoorNet; YuNet + int8 DoorNet, with and without liveness) vs
+   face_recognition (HOG detector + 5-point shape + descriptor).
    Both idle and with one CPU-bound neighbour process (bench/load.py), the systems alternating
    frame by frame so the load hits both alike.
 LFW accuracy of both whole pipelines is bench/lfw_pipelines.py.
@@ -11,7 +12,7 @@ LFW accuracy of both whole pipelines is bench/lfw_pipelines.py.
 Needs the `bench` extra (dlib-bin, face-recognition-models) and `face_recognition` installed with
 --no-deps (its own dependency on source-built dlib is what dlib-bin replaces).
 
-    python bench/vs_dlib.py [--frames 60] [--quick]
+    python bench/vs_dlib.py [--frames 100] [--quick]
 """
 
 from __future__ import annotations
@@ -65,21 +66,35 @@ def encode_times(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
     return out
 
 
+# The door configurations timed against face_recognition: the shipped defaults, and the fast
+# options (door_detector = yunet: YuNet + MTCNN's last stage; encoder_precision = int8), each with
+# liveness off (face_recognition has none) and the fast one also as the door runs it (passive
+# liveness on a second thread beside the encoder).
+CONFIGS: dict[str, dict[str, str]] = {
+    "gatekeeper mtcnn fp32": {"door_detector": "mtcnn", "encoder_precision": "fp32", "liveness": "off"},
+    "gatekeeper yunet int8": {"door_detector": "yunet", "encoder_precision": "int8", "liveness": "off"},
+    "gatekeeper yunet int8 +liveness": {"door_detector": "yunet", "encoder_precision": "int8", "liveness": "passive"},
+}
+
+
 def frame_times(frames: list[np.ndarray], loaded: bool) -> dict[str, float]:
-    """Both systems on the same frames, alternating frame by frame, so load hits both alike."""
+    """Every system on the same frames, alternating frame by frame, so load hits all alike."""
     import face_recognition
 
-    pipeline = FacePipeline(Settings(liveness="off"))  # the daemon's recognition stages and settings; face_recognition has no liveness check either
+    def door(settings: Settings):  # type: ignore[no-untyped-def]
+        pipeline = FacePipeline(settings)  # the daemon's recognition stages and settings
 
-    def ours(frame: np.ndarray) -> int:
-        return len([f for f in pipeline.analyse(frame) if f.usable])
+        def run(frame: np.ndarray) -> int:
+            return len([f for f in pipeline.analyse(frame) if f.usable])
+
+        return run
 
     def theirs(frame: np.ndarray) -> int:
         boxes = face_recognition.face_locations(frame, model="hog")
         face_recognition.face_encodings(frame, boxes, model="small")
         return len(boxes)
 
-    systems = (("gatekeeper", ours), ("face_recognition", theirs))
+    systems = [(name, door(Settings(**config))) for name, config in CONFIGS.items()] + [("face_recognition", theirs)]  # type: ignore[arg-type]
     times: dict[str, list[float]] = {name: [] for name, _ in systems}
     found = dict.fromkeys(times, 0)
     for _, fn in systems:
@@ -100,7 +115,7 @@ def frame_times(frames: list[np.ndarray], loaded: bool) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("bench/results/vs_dlib.json"))
     args = parser.parse_args()
@@ -116,8 +131,9 @@ def main() -> None:
     fr = {}
     for condition, loaded in (("idle", False), ("loaded", True)):
         fr[condition] = r = frame_times(frames, loaded)
-        print(f"per frame, {condition:<6} (640x480, detect+align+quality+encode): gatekeeper p50 {r['gatekeeper_p50_ms']:.1f} / p95 {r['gatekeeper_p95_ms']:.1f} ms | "
-              f"face_recognition p50 {r['face_recognition_p50_ms']:.1f} / p95 {r['face_recognition_p95_ms']:.1f} ms | p95 ratio x{r['face_recognition_p95_ms'] / r['gatekeeper_p95_ms']:.1f}")
+        print(f"per frame, {condition} (640x480, detect+align+quality+encode), p50 / p95 ms; face_recognition {r['face_recognition_p50_ms']:.1f} / {r['face_recognition_p95_ms']:.1f}")
+        for name in CONFIGS:
+            print(f"  {name:<34} {r[f'{name}_p50_ms']:6.1f} / {r[f'{name}_p95_ms']:6.1f}   face_recognition's p95 / ours: x{r['face_recognition_p95_ms'] / r[f'{name}_p95_ms']:.1f}   faces found {r[f'{name}_face_found']:.0%}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"encode": enc, "frames": fr, "threads": Settings().threads}, indent=2))
     print(f"wrote {args.out}")

@@ -79,7 +79,7 @@ class App:
     def thresholds(self) -> DecisionThresholds:
         from gatekeeper.match.thresholds import DecisionThresholds
 
-        return DecisionThresholds.resolve(self.settings, self.pipeline.encoder.card)
+        return DecisionThresholds.resolve(self.settings, self.pipeline.door_embedder.card)
 
     @cached_property
     def enrollment(self) -> Enrollment:

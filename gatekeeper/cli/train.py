@@ -57,6 +57,15 @@ def train_yunet_landmarks(photos: int = 2000) -> None:
                   f"spread (px): {np.round(mapping.spread, 2).tolist()}; mapped to MTCNN's within {mapping.residual_px:.2f} px on average; wrote {path}")
 
 
+@train_app.command("yunet-last-stage")
+def train_yunet_last_stage() -> None:
+    """Export MTCNN's output network (facenet-pytorch's weights) to models/mtcnn-onet.onnx: it
+    places the landmarks of YuNet's faces (door_detector = yunet) under OpenCV, without torch."""
+    from gatekeeper.training.yunet_landmarks import export_last_stage
+
+    console.print(f"wrote {export_last_stage()}")
+
+
 @train_app.command("encoder-int8")
 def train_encoder_int8(model: str = "doornet-v2", photos: int = 400) -> None:
     """Build models/<model>-int8.onnx (encoder_precision = int8) from the shipped weights, its

@@ -95,7 +95,7 @@ class DoorDaemon:
         self.gallery: GalleryIndex = self._load_gallery()
         self.access: AccessPolicy = self._load_access()
         self._checked_at = time.monotonic()
-        self.pulse = DoorPulse(settings.door_id, pipeline.encoder.version)
+        self.pulse = DoorPulse(settings.door_id, pipeline.door_embedder.version)
         self.side = SideWork(f"{settings.door_id} side work", on_drop=self.metrics.side_work_dropped)  # heartbeats, old snapshots
         self._stale: str | None = None  # why the gallery in memory is not known to be current
         self._swept_at = float("-inf")  # when old snapshot files were last deleted
@@ -274,7 +274,7 @@ class DoorDaemon:
     def _record_faceless(self, verdict: Verdict) -> None:
         """A decision without a face to show (unknown badge, expired claim, a visit that ended
         undecided): on record, no unlock."""
-        row = self.audit.record(self.settings.door_id, verdict, Reading(threshold=self.thresholds.card, model_version=self.pipeline.encoder.version))
+        row = self.audit.record(self.settings.door_id, verdict, Reading(threshold=self.thresholds.card, model_version=self.pipeline.door_embedder.version))
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
         self.events.publish(row)
@@ -294,7 +294,7 @@ class DoorDaemon:
         # recorded (database gone, disk full) record() raises and the door stays shut: no
         # unlock ever goes unaudited.
         reading = Reading(self.thresholds.match if threshold is None else threshold, self.thresholds.margin if margin is None else margin,
-                          self.pipeline.encoder.version, _evidence(face, verdict), self._snapshot(verdict, face))
+                          self.pipeline.door_embedder.version, _evidence(face, verdict), self._snapshot(verdict, face))
         row = self.audit.record(self.settings.door_id, verdict, reading)
         self.stats.decisions[str(verdict.decision)] = self.stats.decisions.get(str(verdict.decision), 0) + 1
         self.metrics.decision(str(verdict.decision))
@@ -359,7 +359,7 @@ class DoorDaemon:
         log.error("%s: %s", self.settings.door_id, message)
         try:
             error = Verdict(Decision.ERROR, verdict.person_id if verdict else None, verdict.best if verdict else None, verdict.second if verdict else None, message[:1000])
-            reading = Reading(self.thresholds.match, self.thresholds.margin, self.pipeline.encoder.version, face.quality.as_dict() if face else None)
+            reading = Reading(self.thresholds.match, self.thresholds.margin, self.pipeline.door_embedder.version, face.quality.as_dict() if face else None)
             self.audit.record(self.settings.door_id, error, reading)
         except Exception:  # the audit store itself is down: the log line above is all we can do
             log.exception("could not write the error to the audit log")
@@ -375,10 +375,10 @@ class DoorDaemon:
             log.exception("could not write the camera event to the audit log")
 
     def _load_gallery(self) -> GalleryIndex:
-        gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.pipeline.encoder.version,
+        gallery = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.door_embedder.dim, self.pipeline.door_embedder.version,
                                self.audit.derived_key(INDEX_SEAL_PURPOSE))
         self.metrics.gallery(len(gallery), gallery.generation)
-        self.negatives = load_negatives(self.sessions, self.codec, self.pipeline.encoder.version)
+        self.negatives = load_negatives(self.sessions, self.codec, self.pipeline.door_embedder.version)
         # The threshold follows the gallery: more people, more chances for a stranger to match one.
         self.thresholds = self.base_thresholds.for_gallery(len(gallery))
         self.policy.rules = self.thresholds.rules(self.settings.cooldown_s)

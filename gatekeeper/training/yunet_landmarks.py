@@ -21,7 +21,7 @@ from gatekeeper.vision.align import ARCFACE_112, similarity_transform
 from gatekeeper.vision.detect import PHOTO_PROFILE, FaceDetector
 from gatekeeper.vision.images import read_rgb
 from gatekeeper.vision.model_files import MODELS_DIR
-from gatekeeper.vision.yunet import MANIFEST, YuNetDetector, yunet_manifest, yunet_net, yunet_to_mtcnn
+from gatekeeper.vision.yunet import MANIFEST, ONET_FILE, ONET_INPUT, ONET_OUTPUTS, YuNetDetector, yunet_manifest, yunet_net, yunet_to_mtcnn
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,24 @@ def _in_arcface(points: np.ndarray, mtcnn: np.ndarray) -> float:
 
 
 __all__ = ["LandmarkMapping", "YuNetDetector", "estimate_mapping", "write_mapping"]
+
+
+def export_last_stage() -> Path:
+    """MTCNN's output network (facenet-pytorch's ``data/onet.pt``, MIT, unchanged) as ONNX for
+    OpenCV's DNN module, named in models/yunet.json with its sha256 (written by rename)."""
+    import torch
+    from facenet_pytorch.models.mtcnn import ONet
+
+    out = MODELS_DIR / ONET_FILE
+    partial = out.with_suffix(".onnx.tmp")
+    torch.onnx.export(ONet().eval(), torch.zeros(1, 3, ONET_INPUT, ONET_INPUT), str(partial), dynamo=False, input_names=["crops"], output_names=list(ONET_OUTPUTS),
+                      dynamic_axes={"crops": {0: "n"}, **{name: {0: "n"} for name in ONET_OUTPUTS}}, opset_version=13)
+    os.replace(partial, out)
+    card = yunet_manifest()
+    card["last_stage"] = {"file": ONET_FILE, "sha256": hashlib.sha256(out.read_bytes()).hexdigest(), "source": "facenet-pytorch 2.5.3, data/onet.pt (MIT: models/MTCNN-LICENSE.txt), exported unchanged",
+                          "command": "gatekeeper train yunet-last-stage"}
+    path = MODELS_DIR / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    os.replace(tmp, path)
+    return out

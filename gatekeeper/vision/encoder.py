@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -20,27 +19,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from gatekeeper.vision.align import AlignmentTemplate
-from gatekeeper.vision.model_card import ModelCard, ModelFileError, file_digest, model_version, read_card, embed_in_batches  # noqa: F401  (ModelFileError re-exported)
+from gatekeeper.vision.model_card import Embedder, ModelCard, ModelFileError, file_digest, model_version, read_card, embed_in_batches  # noqa: F401  (Embedder, ModelFileError re-exported)
 from gatekeeper.vision.model_files import DEFAULT_MODEL, MODELS_DIR, resolve_model_path  # noqa: F401  (re-exported)
 
 
 EMBED_BATCH = 64
-
-
-class Embedder(Protocol):
-    """What the pipeline needs of an encoder: this torch one, or its int8 export under ONNX Runtime
-    (``onnx_encoder.Int8FaceEncoder``, door frames only)."""
-
-    card: ModelCard
-    version: str
-
-    @property
-    def dim(self) -> int: ...
-
-    @property
-    def template(self) -> AlignmentTemplate: ...
-
-    def embed(self, crops: np.ndarray, flip: bool | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from gatekeeper.errors import EnvironmentFault
 from gatekeeper.vision.model_files import LIVENESS_MANIFEST, MODELS_DIR
-from gatekeeper.vision.detect import FaceDetection
+from gatekeeper.vision.faces import FaceDetection
 
 MANIFEST = LIVENESS_MANIFEST
 INPUT = 80

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -89,3 +89,19 @@ def embed_in_batches(card: ModelCard, crops: np.ndarray, flip: bool | None, batc
         raise ValueError(f"{card.name} takes ({size}, {size}, 3) uint8 crops, got {crops.shape} {crops.dtype}")
     flip = card.flip_average if flip is None else flip
     return np.concatenate([embed_batch(crops[i : i + batch], flip) for i in range(0, len(crops), batch)])
+
+
+class Embedder(Protocol):
+    """What the pipeline needs of an encoder: the torch ``encoder.FaceEncoder``, or its int8 export under ONNX Runtime
+    (``onnx_encoder.Int8FaceEncoder``, door frames only)."""
+
+    card: ModelCard
+    version: str
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def template(self) -> AlignmentTemplate: ...
+
+    def embed(self, crops: np.ndarray, flip: bool | None = None) -> np.ndarray: ...

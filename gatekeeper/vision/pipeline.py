@@ -6,20 +6,22 @@ way wherever it comes from.
 
 from __future__ import annotations
 
+import importlib
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
 
 from gatekeeper.vision.align import ARCFACE_112, align_face
 from gatekeeper.config import Settings
-from gatekeeper.vision.detect import PHOTO_PROFILE, Detector, DetectorProfile, FaceDetection, FaceDetector
-from gatekeeper.vision.encoder import Embedder, FaceEncoder
+from gatekeeper.vision.faces import PHOTO_PROFILE, Detector, DetectorProfile, FaceDetection
+from gatekeeper.vision.model_card import Embedder
 from gatekeeper.vision.quality import FaceQuality, QualityGate, assess
-from gatekeeper.errors import InputError
+from gatekeeper.errors import EnvironmentFault, InputError
 from gatekeeper.vision.liveness import EyeOpenness, PassiveLiveness
 
 
@@ -69,20 +71,52 @@ class FacePipeline:
 
     Benchmarks and evaluation time or reuse the stages one by one; nothing re-implements them."""
 
-    def __init__(self, settings: Settings, encoder: FaceEncoder | None = None, liveness: PassiveLiveness | None = None) -> None:
+    def __init__(self, settings: Settings, encoder: Embedder | None = None, liveness: PassiveLiveness | None = None) -> None:
         self.settings = settings
-        self.encoder = encoder or FaceEncoder(settings.model, threads=settings.threads, precision="bf16" if settings.encoder_precision == "bf16" else "fp32")
+        self._encoder = encoder
         self._passive = liveness
-        checks = settings.liveness != "off"
         # Door frames need speed and hold faces of a known size; photos may be anything. A photo
         # given to `verify` is judged and embedded as the door judges a frame; enrollment photos
         # get their own (lower) face-size bar, as a badge photo is often smaller than a door face.
-        photo_detector = FaceDetector.from_profile(PHOTO_PROFILE)
-        door_gate = QualityGate(settings)
-        probes = door_encoder(settings, self.encoder)
-        self.door = PipelineProfile("door", door_detector(settings), door_gate, settings.door_flip_average, checks, blinks=settings.liveness == "passive+blink", encoder=probes)
-        self.photo = PipelineProfile("photo", photo_detector, door_gate, settings.door_flip_average, checks, pad_tight=True, encoder=probes)
-        self.enrollment = PipelineProfile("enrollment", photo_detector, QualityGate(settings, settings.min_enroll_inter_eye_px), None, pad_tight=True)
+        self._door_gate = QualityGate(settings)
+        self.door = PipelineProfile("door", door_detector(settings), self._door_gate, settings.door_flip_average, settings.liveness != "off", blinks=settings.liveness == "passive+blink", encoder=door_encoder(settings))
+
+    # The full-precision encoder and MTCNN for photos load on first use: a door on YuNet and the
+    # int8 encoder never needs them, nor torch (tests/test_door_without_torch.py).
+    @cached_property
+    def encoder(self) -> Embedder:
+        """The full-precision encoder: enrollment's, and the door's unless it runs int8."""
+        if self._encoder is None:
+            FaceEncoder = torch_part("gatekeeper.vision.encoder", "the full-precision encoder (enrollment; encoder_precision fp32 or bf16)").FaceEncoder
+            self._encoder = FaceEncoder(self.settings.model, threads=self.settings.threads, precision="bf16" if self.settings.encoder_precision == "bf16" else "fp32")
+        return self._encoder
+
+    @property
+    def door_embedder(self) -> Embedder:
+        """What embeds door frames; its ``version`` names the gallery the door reads."""
+        return self.door.encoder or self.encoder
+
+    @property
+    def model_version(self) -> str:
+        """The embedding space of templates and probes (enrollment's encoder and the door's share
+        it: an int8 export is tied to its weights' sha256), read without loading torch."""
+        return self.door_embedder.version
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.door_embedder.dim
+
+    @cached_property
+    def photo(self) -> PipelineProfile:
+        return PipelineProfile("photo", self._photo_detector, self._door_gate, self.settings.door_flip_average, self.settings.liveness != "off", pad_tight=True, encoder=self.door.encoder)
+
+    @cached_property
+    def enrollment(self) -> PipelineProfile:
+        return PipelineProfile("enrollment", self._photo_detector, QualityGate(self.settings, self.settings.min_enroll_inter_eye_px), None, pad_tight=True)
+
+    @cached_property
+    def _photo_detector(self) -> Detector:
+        return torch_part("gatekeeper.vision.detect", "MTCNN (photos and enrollment)").FaceDetector.from_profile(PHOTO_PROFILE)
 
     # Liveness models load on first use (enrollment never needs them); the door calls
     # require_liveness() at start, so missing or damaged nets stop it before it opens for anyone.
@@ -120,7 +154,7 @@ class FacePipeline:
         """The crop the encoder was trained on, and the face's quality. Quality is measured on
         the fixed ArcFace crop, so its thresholds mean the same thing whatever encoder runs."""
         quality = assess(detection, align_face(image_rgb, detection.landmarks, ARCFACE_112, border))
-        return align_face(image_rgb, detection.landmarks, self.encoder.template, border), quality
+        return align_face(image_rgb, detection.landmarks, self.door_embedder.template, border), quality
 
     def judge(self, detection: FaceDetection, crop: np.ndarray, quality: FaceQuality, profile: PipelineProfile, border: tuple[int, int, int] | None = None) -> AnalysedFace:
         return AnalysedFace(detection, crop, quality, profile.gate.problems(quality), border=border)
@@ -230,7 +264,7 @@ def fills_frame(faces: list[FaceDetection], shape: tuple[int, ...]) -> bool:
     return max(max(f.width, float(f.box[3] - f.box[1])) for f in faces) >= TIGHT_FACE_SHARE * min(shape[:2])
 
 
-def detect_with_border(detector: FaceDetector, image_rgb: np.ndarray) -> list[FaceDetection]:
+def detect_with_border(detector: Detector, image_rgb: np.ndarray) -> list[FaceDetection]:
     """Faces found in ``image_rgb`` framed by a plain border, in the photo's own coordinates."""
     pad = int(round(BORDER_SHARE * max(image_rgb.shape[:2])))
     framed = cv2.copyMakeBorder(image_rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=BORDER_GREY)
@@ -252,18 +286,32 @@ def door_detector(settings: Settings) -> Detector:
         from gatekeeper.vision.yunet import YuNetDetector
 
         return YuNetDetector(settings.detect_max_side, settings.detect_min_face_px)
-    return FaceDetector.from_profile(door_profile(settings))
+    return torch_part("gatekeeper.vision.detect", "door_detector = mtcnn").FaceDetector.from_profile(door_profile(settings))
 
 
-def door_encoder(settings: Settings, full: "Embedder") -> "Embedder":
-    """What embeds door frames (and photos judged as door frames): the enrollment encoder, or its
-    int8 export under ONNX Runtime (``encoder_precision = int8``: bench/encoder_int8.py), which
-    gives embeddings in the same space about twice as fast."""
+def door_encoder(settings: Settings) -> Embedder | None:
+    """What embeds door frames (and photos judged as door frames) when it is not the enrollment
+    encoder: its int8 export under ONNX Runtime (``encoder_precision = int8``), embeddings in the
+    same space at about half the time (bench/door_detector.py --precision int8)."""
     if settings.encoder_precision == "int8":
         from gatekeeper.vision.onnx_encoder import Int8FaceEncoder
 
         return Int8FaceEncoder(settings.model, settings.threads)
-    return full
+    return None
+
+
+class TorchMissing(EnvironmentFault):
+    """A part that needs torch was asked for on a box installed without it (requirements/door.txt)."""
+
+
+def torch_part(module: str, what: str) -> ModuleType:
+    """``module``, or a clear error where torch is not installed (a door box installed from
+    requirements/door.txt runs YuNet and the int8 encoder, which need none of it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise TorchMissing(f"{what} needs torch and facenet-pytorch, and {exc.name} is not installed here (a door install): "
+                           "set door_detector = yunet and encoder_precision = int8, or install the full package (pip install gatekeeper)") from exc
 
 
 def door_profile(settings: Settings) -> DetectorProfile:

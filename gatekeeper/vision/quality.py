@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from gatekeeper.config import Settings
-from gatekeeper.vision.detect import FaceDetection
+from gatekeeper.vision.faces import FaceDetection
 
 
 @dataclass(frozen=True)

@@ -62,17 +62,17 @@ class Enrollment:
         self._in_batch = False
         self._unsaved = False
         self.index_warning: str | None = None  # set when the index file could not be written
-        self._photos = PhotoGallery(codec, pipeline.encoder.version)
+        self._photos = PhotoGallery(codec, pipeline.model_version)
         self._seal: IndexSeal | None = None
         self.same_face_as: list[Clash] = []  # after remove(): other ids whose face matches the removed one
 
     @property
     def model_version(self) -> str:
-        return self.pipeline.encoder.version
+        return self.pipeline.model_version
 
     def gallery(self) -> GalleryIndex:
         """The index as the database has it now (the file if current, else rebuilt and saved)."""
-        self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.encoder.dim, self.model_version, self.audit.derived_key(INDEX_SEAL_PURPOSE))
+        self._index = load_gallery(self.sessions, self.codec, self.settings.index_path, self.pipeline.embedding_dim, self.model_version, self.audit.derived_key(INDEX_SEAL_PURPOSE))
         self._unsaved = False
         if self._index.save_error:
             self.index_warning = self._index.save_error

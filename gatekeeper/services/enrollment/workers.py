@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
 
 from gatekeeper.services.enrollment.photos import PhotoResult, embed_photo
 from gatekeeper.vision.pipeline import FacePipeline
@@ -46,6 +45,8 @@ _worker_pipeline: FacePipeline | None = None
 
 def _worker_start(pipeline: FacePipeline) -> None:
     global _worker_pipeline
+    import torch  # here, not at import: a door that never enrolls runs without torch
+
     _die_with_parent()
     torch.set_num_threads(1)
     _worker_pipeline = pipeline
