@@ -1,9 +1,10 @@
 """Per-frame latency of the door pipeline on 640x480 frames with one face at door distance.
 
 Prints p50/p95 per stage (detect, align, embed, search, total) and frames per second, for 1 and 2
-threads, one row per detection step added on top of the previous one (minimum face size,
-downscaling, MTCNN thresholds, pyramid step), so each step's effect shows; then the shipped setting
-again with one CPU-bound neighbour process (bench/load.py). The door runs the liveness checks on a
+threads, one row per MTCNN detection step added on top of the previous one (minimum face size,
+downscaling, MTCNN thresholds, pyramid step, OpenCV resampling: door_detector = mtcnn with the fp32
+encoder), so each step's effect shows; then the shipped door (YuNet with MTCNN's last stage, the
+int8 encoder), its options, and the shipped door again with one CPU-bound neighbour process (bench/load.py). The door runs the liveness checks on a
 second thread beside the encoder (FacePipeline.embed_with_liveness): in those rows the embed column
 is both, and an "in turn" row shows them one after the other. For each row also: the
 share of frames where a usable face was found, and how far its landmarks moved from the baseline
@@ -83,12 +84,16 @@ def scheduled_checks(i: int, judged: list[AnalysedFace], liveness: str) -> tuple
     return (judged, []) if i % VISIT_FRAMES < VOTES_WINDOW else ([], judged)
 
 
-def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile, opencv: bool, reference: list[np.ndarray | None], flip: bool = True, liveness: str = "passive", beside: bool = True) -> dict[str, object]:
-    """Times the product's own pipeline stages on ``frames`` with the detector settings of one step."""
+def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: GalleryIndex, threads: int, step: str, profile: DetectorProfile | None, opencv: bool, reference: list[np.ndarray | None], flip: bool = True, liveness: str = "passive", beside: bool = True) -> dict[str, object]:
+    """Times the product's own pipeline stages on ``frames`` with the detector settings of one step
+    (``profile``: MTCNN with these settings and the fp32 torch encoder; None: the shipped door,
+    YuNet and the int8 encoder, built with ``threads``)."""
     torch.set_num_threads(threads)
     use_opencv_resampling(opencv)
-    stages = PipelineProfile(step, FaceDetector.from_profile(profile), pipeline.door.gate, flip, liveness in ("passive", "passive+blink"), liveness in ("passive+blink", "blink only"))
-    encoder = pipeline.encoder
+    shipped = FacePipeline(Settings(threads=threads)) if profile is None else None
+    detector = shipped.door.detector if shipped else FaceDetector.from_profile(profile)  # type: ignore[arg-type]
+    encoder = shipped.door_embedder if shipped else pipeline.encoder
+    stages = PipelineProfile(step, detector, pipeline.door.gate, flip, liveness in ("passive", "passive+blink"), liveness in ("passive+blink", "blink only"), encoder=encoder)
     pipeline.analyse(frames[0], stages)  # warm-up: first-call allocations are not door latency
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     found = 0
@@ -119,7 +124,8 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
             shifts.append(float(np.linalg.norm(faces[0].landmarks - ref, axis=1).max()) / eye * 100)
         for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t2b - t2, t3 - t2b, t4 - t3, t4 - t0)):
             times[stage].append(dt * 1000)
-    row: dict[str, object] = {"step": step, "threads": threads, "liveness_beside_encoder": beside and liveness != "off", "flip_averaged": flip, "liveness": liveness, "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor, "frames": len(frames), "usable_face_rate": found / len(frames)}
+    row: dict[str, object] = {"step": step, "threads": threads, "liveness_beside_encoder": beside and liveness != "off", "flip_averaged": flip, "liveness": liveness, "frames": len(frames), "usable_face_rate": found / len(frames)}
+    row |= {"detector": "mtcnn", "encoder": "fp32", "detect_max_side": profile.max_side, "min_face_px": profile.min_face_px, "thresholds": list(profile.thresholds), "pyramid_factor": profile.pyramid_factor} if profile else {"detector": "yunet", "encoder": "int8"}
     row["landmark_shift_p50_pct"] = float(np.percentile(shifts, 50)) if shifts else None
     row["landmark_shift_p95_pct"] = float(np.percentile(shifts, 95)) if shifts else None
     for stage in STAGES:
@@ -137,23 +143,25 @@ def run_setting(frames: list[np.ndarray], pipeline: FacePipeline, gallery: Galle
 
 
 BASELINE = TRAINING_PROFILE  # MTCNN defaults, as the training caches
-SHIPPED = door_profile(Settings())  # what the door runs
+MTCNN_DOOR = door_profile(Settings())  # the door's MTCNN settings (door_detector = mtcnn)
+SHIPPED = None  # run_setting: the shipped door (YuNet + MTCNN's last stage, int8 encoder)
 DOOR_FLIP = Settings().door_flip_average  # the door's default: one encoder pass per frame
 LIVENESS = Settings().liveness  # the door's default liveness check (passive)
 VOTES_WINDOW = Settings().votes_window
 VISIT_FRAMES = 30  # a 2-second visit at 15 fps: its first VOTES_WINDOW frames are scored passively
-STEPS: list[tuple[str, DetectorProfile, bool, bool]] = [  # (step, profile, OpenCV resampling in MTCNN, flip-averaged embedding)
+STEPS: list[tuple[str, DetectorProfile | None, bool, bool]] = [  # (step, MTCNN profile or None: shipped, OpenCV resampling in MTCNN, flip-averaged embedding)
     ("baseline (MTCNN defaults, min 40)", BASELINE, False, True),
     ("+ min face 80 (eyes >= 40 px)", DetectorProfile(80, 640), False, True),
     ("+ downscale to 320", DetectorProfile(80, 320), False, True),
     ("+ thresholds 0.8/0.8/0.8", DetectorProfile(80, 320, 0.709, (0.8, 0.8, 0.8)), False, True),
-    ("+ pyramid step 0.5", SHIPPED, False, True),
-    ("+ OpenCV resampling (= shipped)", SHIPPED, True, DOOR_FLIP),
+    ("+ pyramid step 0.5", MTCNN_DOOR, False, True),
+    ("+ OpenCV resampling (MTCNN door)", MTCNN_DOOR, True, DOOR_FLIP),
+    ("YuNet + int8 encoder (= shipped)", SHIPPED, True, DOOR_FLIP),
     ("option: one encoder pass, no mirror", SHIPPED, True, False),
 ]
 
 
-def door_visits(clips: int, encoder: object, liveness: str, detector: str = "mtcnn", precision: str = "fp32") -> dict[str, object] | None:
+def door_visits(clips: int, encoder: object, liveness: str, detector: str = Settings().door_detector, precision: str = Settings().encoder_precision) -> dict[str, object] | None:
     """Frame -> decision through the door daemon itself (``DoorDaemon.process_frame``: the stages,
     the liveness plan, tracking, matching, the policy, the audit row and the actuator), on ZJU
     webcam clips of live people (../shared sample, upscaled to 640x480), each person enrolled from
@@ -260,7 +268,7 @@ def main() -> None:
     speed_before = box_speed(encoder)
     reference = reference_landmarks(pipeline, frames)
     steps = STEPS[-2:-1] if args.quick else STEPS
-    rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip, LIVENESS if step.endswith("(= shipped)") else "off") for step, profile, opencv, flip in steps for threads in (1, 2)]
+    rows = [run_setting(frames, pipeline, gallery, threads, step, profile, opencv, reference, flip, LIVENESS if "shipped" in step or "MTCNN door" in step else "off") for step, profile, opencv, flip in steps for threads in (1, 2)]
     rows += [run_setting(frames, pipeline, gallery, 1, "option: liveness in turn, not beside", SHIPPED, True, reference, DOOR_FLIP, LIVENESS, beside=False)]
     rows += [run_setting(frames, pipeline, gallery, 1, "option: liveness off", SHIPPED, True, reference, DOOR_FLIP, "off")]
     rows += [run_setting(frames, pipeline, gallery, 1, "option: one encoder pass, liveness on", SHIPPED, True, reference, False, LIVENESS)]
@@ -285,8 +293,8 @@ def main() -> None:
           + "; ".join(f"{v} {c['p50_ms']:.1f} / {c['p95_ms']:.1f}" for v, c in compared.items()))
     torch.set_num_threads(Settings().threads)
     clips = 1 if args.quick else 16
-    visits, fast_visits, blink_visits = door_visits(clips, encoder, LIVENESS), door_visits(clips, encoder, LIVENESS, "yunet", "int8"), door_visits(clips, encoder, "passive+blink")
-    for v in (visits, fast_visits, blink_visits):
+    visits, mtcnn_visits, blink_visits = door_visits(clips, encoder, LIVENESS), door_visits(clips, encoder, LIVENESS, "mtcnn", "fp32"), door_visits(clips, encoder, "passive+blink")
+    for v in (visits, mtcnn_visits, blink_visits):
         if v:
             print(f"\nthrough the daemon (process_frame), {v['clips']} ZJU live clips at 640x480, liveness {v['liveness']}, detector {v['detector']}, encoder {v['precision']}: every frame p50/p95 "
                   f"{v['frame_p50_ms']:.1f} / {v['frame_p95_ms']:.1f} ms ({v['frames']} frames); decision frames "
@@ -295,7 +303,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     speed_after = box_speed(encoder)
     print(f"box speed, one encoder pass p50: {speed_before:.1f} ms at the start, {speed_after:.1f} ms at the end")
-    args.out.write_text(json.dumps({"machine": _machine(), "box_speed_ms": [speed_before, speed_after], "rows": rows, "liveness_interleaved": compared, "door_visits": visits, "door_visits_yunet_int8": fast_visits, "door_visits_passive_blink": blink_visits}, indent=2))
+    args.out.write_text(json.dumps({"machine": _machine(), "box_speed_ms": [speed_before, speed_after], "rows": rows, "liveness_interleaved": compared, "door_visits": visits, "door_visits_mtcnn_fp32": mtcnn_visits, "door_visits_passive_blink": blink_visits}, indent=2))
     print(f"wrote {args.out}")
 
 

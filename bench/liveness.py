@@ -246,7 +246,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the NUAA and ZJU samples in ../shared/datasets/liveness (CI: not held-out figures)")
     parser.add_argument("--visit-frames", type=int, default=60, help="consecutive NUAA bona fide frames per natural visit")
     parser.add_argument("--out", type=Path, default=Path("bench/results/liveness.json"))
-    parser.add_argument("--door-detector", choices=("mtcnn", "yunet"), default="mtcnn", help="the detector door frames go through")
+    parser.add_argument("--door-detector", choices=("mtcnn", "yunet"), default=Settings().door_detector, help="the detector door frames go through (default: the shipped one)")
     parser.add_argument("--evidence", type=Path, help="re-score the per-frame evidence of an earlier run's JSON instead of reading the videos again")
     args = parser.parse_args()
     if args.quick:

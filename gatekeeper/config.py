@@ -110,7 +110,10 @@ class EncoderSettings(BaseModel):
     # The mirror pass doubles the encoder's cost per door frame; it buys 2.4 points of TAR at FAR
     # 1e-4 (one grant in the 20-person door test). Off: faster, recalibrate first (model card).
     door_flip_average: bool = Field(True, description="also embed each door frame's mirror image and average")
-    encoder_precision: Literal["fp32", "bf16", "int8"] = Field("fp32", description="int8: door frames embedded by the int8 export under ONNX Runtime (enrollment stays fp32; bench/encoder_int8.py); bf16: the encoder's matrix work in bfloat16 (faster on CPUs with AVX-512 BF16 or AMX)")
+    # int8 halves the door's encoder time (bench/encoder_int8.py) at the same LFW and open-set
+    # figures (embeddings within 0.0006 cosine of fp32); enrollment templates are always fp32.
+    # auto: a model trained here without an int8 export (gatekeeper train encoder-int8) still runs.
+    encoder_precision: Literal["auto", "fp32", "bf16", "int8"] = Field("auto", description="door frames: int8 (the int8 export under ONNX Runtime; no torch needed), fp32 (torch), bf16 (torch, matrix work in bfloat16: faster only on CPUs with AVX-512 BF16 or AMX), or auto (int8 where the model's manifest names an int8 export, else fp32); enrollment is always fp32")
     enroll_workers: int = Field(2, ge=1, le=32, description="processes embedding photos side by side during enrollment")
 
 
@@ -120,12 +123,13 @@ class DetectionSettings(BaseModel):
     # Door detection (bench/frame_latency.py shows each knob's effect). A face at door distance has
     # eyes >= 40 px apart (min_inter_eye_px), so its box is >= ~80 px: smaller ones would fail the
     # quality gate anyway, and need not be searched for.
-    # yunet: the 0.3 MB detector OpenCV runs (models/yunet.json), its landmarks mapped to MTCNN's.
-    door_detector: Literal["mtcnn", "yunet"] = Field("mtcnn", description="face detector for door frames: mtcnn, or yunet (faster; bench/door_detector.py)")
+    # yunet: the 0.3 MB detector OpenCV runs (models/yunet.json) with MTCNN's last stage for the
+    # landmarks: half MTCNN's time, within 0.1 point of its accuracy (bench/door_detector.py).
+    door_detector: Literal["mtcnn", "yunet"] = Field("yunet", description="face detector for door frames: yunet (YuNet + MTCNN's landmark stage, no torch needed) or mtcnn; photos always use MTCNN")
     detect_max_side: int = Field(320, ge=64, le=4096, description="door frames are downscaled to this long side for detection")
     detect_min_face_px: int = Field(80, ge=20, le=1000, description="smallest face box searched at the door (full-frame pixels)")
-    detect_pyramid_factor: float = Field(0.5, gt=0.1, lt=1.0, description="MTCNN scale step: smaller = fewer pyramid levels, faster")
-    detect_thresholds: tuple[float, float, float] = Field((0.8, 0.8, 0.8), description="MTCNN P/R/O-net score thresholds")
+    detect_pyramid_factor: float = Field(0.5, gt=0.1, lt=1.0, description="door_detector = mtcnn: its scale step (smaller = fewer pyramid levels, faster)")
+    detect_thresholds: tuple[float, float, float] = Field((0.8, 0.8, 0.8), description="door_detector = mtcnn: its P/R/O-net score thresholds")
 
     @model_validator(mode="after")
     def _detection_relations(self) -> Self:

@@ -201,7 +201,7 @@ def test_an_admin_assigns_a_refused_face_and_the_door_grants_her_on_the_replay(c
     console, gk = console
     (_, guevara), = lfw_people(lfw, 1, 4, skip=12)
     assert gk.enrollment.enroll("emp-guevara", "Ana Guevara", [gk.enrollment.embed_photo(guevara[0])]).enrolled
-    assert visit(gk, guevara[1]) == ["denied-unknown"], "her visit is refused before the review"
+    assert visit(gk, guevara[2]) == ["denied-unknown"], "her visit is refused before the review"
     page = browser.new_page()
     _sign_in(page, console, "alice")
     page.click("#nav-review")
@@ -210,7 +210,7 @@ def test_an_admin_assigns_a_refused_face_and_the_door_grants_her_on_the_replay(c
     _shot(page, "10-review")
     row.locator("button.assign").click()
     assert "added to emp-guevara" in page.inner_text("[role=status]")
-    assert "granted" in visit(gk, guevara[1]), "the same visit is granted after the review"
+    assert "granted" in visit(gk, guevara[2]), "the same visit is granted after the review"
 
 
 def test_the_gallery_map_of_ten_thousand_people_renders_in_under_three_seconds(console, browser) -> None:  # type: ignore[no-untyped-def]

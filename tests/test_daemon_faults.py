@@ -43,16 +43,23 @@ def _gatekeeper(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_broken_model_file_refuses_to_start(make_app, settings, tmp_path: Path, damage: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("damaged", "precision"), [("doornet-v2.pt", "fp32"), ("doornet-v2-int8.onnx", "int8"), ("doornet-v2-int8.onnx", "auto")])
+def test_broken_model_file_refuses_to_start(make_app, settings, tmp_path: Path, damage: str, damaged: str, precision: str) -> None:  # type: ignore[no-untyped-def]
+    """The file the door would run is damaged: the weights (fp32) or their int8 export (int8, and
+    auto, which takes the export the manifest names)."""
     make_app(settings).sessions  # an existing database, so the model is what fails
-    weights = (MODELS_DIR / "doornet-v2.pt").read_bytes()
-    broken = tmp_path / "doornet-v2.pt"
-    broken.write_bytes(os.urandom(4096) if damage == "garbage" else weights[: len(weights) // 2])
-    shutil.copy(MODELS_DIR / "doornet-v2.json", tmp_path / "doornet-v2.json")
-    done = _gatekeeper("run", "--source", str(tmp_path), env={"GATEKEEPER_DATA_DIR": str(settings.data_dir), "GATEKEEPER_MODEL": str(broken)})
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("doornet-v2.pt", "doornet-v2.json", "doornet-v2-int8.onnx"):
+        shutil.copy(MODELS_DIR / name, models / name)
+    broken = models / damaged
+    whole = broken.read_bytes()
+    broken.write_bytes(os.urandom(4096) if damage == "garbage" else whole[: len(whole) // 2])
+    env = {"GATEKEEPER_DATA_DIR": str(settings.data_dir), "GATEKEEPER_MODEL": str(models / "doornet-v2.pt"), "GATEKEEPER_ENCODER_PRECISION": precision}
+    done = _gatekeeper("run", "--source", str(tmp_path), env=env)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert f"{broken}: sha256" in " ".join(done.stderr.split())  # Rich may wrap the line
-    assert "does not match its manifest" in " ".join(done.stderr.split())
+    said = " ".join(done.stderr.split())  # Rich may wrap the line
+    assert f"{broken}: " in said and "sha256" in said, said
     assert "UNLOCK" not in done.stdout + done.stderr
 
 

@@ -28,20 +28,20 @@ def visit(gk, photo: Path, daemon=None) -> list[str]:  # type: ignore[no-untyped
 @pytest.fixture
 def guevara(lfw: Path) -> list[Path]:
     (name, photos), = lfw_people(lfw, 1, 4, skip=12)
-    assert name == "Ana_Guevara"  # her second photo is refused at the door from her first (found by search)
+    assert name == "Ana_Guevara"  # her third photo is refused at the door from her first (found by search)
     return photos
 
 
 def test_a_refused_employee_is_assigned_from_the_queue_and_granted_on_the_replay(make_app, guevara: list[Path]) -> None:  # type: ignore[no-untyped-def]
     gk = make_app()
     assert gk.enrollment.enroll("emp-guevara", "Ana Guevara", [gk.enrollment.embed_photo(guevara[0])]).enrolled
-    assert visit(gk, guevara[1]) == ["denied-unknown"], "before: refused"
+    assert visit(gk, guevara[2]) == ["denied-unknown"], "before: refused"
     (capture,) = gk.review.pending()
     assert capture.decision == "denied-unknown" and capture.nearest_id == "emp-guevara" and capture.nearest_now[0].person_id == "emp-guevara"
     assert gk.review.face_jpeg(capture.capture_id)[:2] == b"\xff\xd8"
     result = gk.acting_as("console:alice").review.assign(capture.capture_id, "emp-guevara")
     assert result.enrolled and gk.review.pending() == []
-    assert "granted" in visit(gk, guevara[1]), "after: the same visit is granted"
+    assert "granted" in visit(gk, guevara[2]), "after: the same visit is granted"
     row = [r for r in gk.audit.query(AuditFilter(decision="extended")) if r.person_id == "emp-guevara"][-1]
     assert row.actor == "console:alice"
 

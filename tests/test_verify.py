@@ -34,7 +34,11 @@ def test_verify_and_the_door_agree_on_the_same_photos(lfw: Path, make_app, setti
         assert judged.vote.kind == expected[who], (who, judged)
         daemon = make_app().daemon(LogOnlyActuator())
         verdicts = [v for t in range(3) for v in daemon.process_frame(image, 100.0 * i + 0.1 * t)]
-        assert [v.decision for v in verdicts] == [DOOR_OUTCOME[judged.vote.kind]], (who, verdicts)
+        decisions = [v.decision for v in verdicts]
+        # The door decides once per face: the face verify judged gets the same decision. YuNet at the
+        # door also finds faces cut by the photo's edge that MTCNN's photo profile passes over (the
+        # stranger's photo holds half of a second man): each is a stranger to the gallery.
+        assert decisions[0] == DOOR_OUTCOME[judged.vote.kind] and set(decisions[1:]) <= {Decision.DENIED_UNKNOWN}, (who, verdicts)
     monkeypatch.setenv("GATEKEEPER_DATA_DIR", str(settings.data_dir))
     out = CliRunner().invoke(cli, ["verify", str(probes["twin"])])
     assert out.exit_code == 0 and "ambiguous" in out.output, out.output  # the old verify said "match"

@@ -16,7 +16,7 @@ from tests.test_web import _csrf, client, gk, sign_in  # noqa: F401  (fixtures)
 def _queue(gk, lfw: Path) -> tuple[list[Path], list[Path]]:  # type: ignore[no-untyped-def]
     (_, guevara), (_, stranger) = lfw_people(lfw, 2, 4, skip=12)
     assert gk.enrollment.enroll("emp-guevara", "Ana Guevara", [gk.enrollment.embed_photo(guevara[0])]).enrolled
-    visit(gk, guevara[1])
+    visit(gk, guevara[2])
     visit(gk, stranger[0])
     return guevara, stranger
 

@@ -19,7 +19,8 @@ import numpy as np
 from gatekeeper.vision.align import ARCFACE_112, align_face
 from gatekeeper.config import Settings
 from gatekeeper.vision.faces import PHOTO_PROFILE, Detector, DetectorProfile, FaceDetection
-from gatekeeper.vision.model_card import Embedder
+from gatekeeper.vision.model_card import Embedder, read_card
+from gatekeeper.vision.model_files import resolve_model_path
 from gatekeeper.vision.quality import FaceQuality, QualityGate, assess
 from gatekeeper.errors import EnvironmentFault, InputError
 from gatekeeper.vision.liveness import EyeOpenness, PassiveLiveness
@@ -113,6 +114,12 @@ class FacePipeline:
     @cached_property
     def enrollment(self) -> PipelineProfile:
         return PipelineProfile("enrollment", self._photo_detector, QualityGate(self.settings, self.settings.min_enroll_inter_eye_px), None, pad_tight=True)
+
+    def load_enrollment(self) -> None:
+        """Load what enrollment runs (the photo detector, the full-precision encoder) now, not on
+        first use: before forking workers, so that they share it instead of each loading its own."""
+        self.enrollment.detector  # noqa: B018 (loads it)
+        self.encoder  # noqa: B018
 
     @cached_property
     def _photo_detector(self) -> Detector:
@@ -292,8 +299,9 @@ def door_detector(settings: Settings) -> Detector:
 def door_encoder(settings: Settings) -> Embedder | None:
     """What embeds door frames (and photos judged as door frames) when it is not the enrollment
     encoder: its int8 export under ONNX Runtime (``encoder_precision = int8``), embeddings in the
-    same space at about half the time (bench/door_detector.py --precision int8)."""
-    if settings.encoder_precision == "int8":
+    same space at about half the time (bench/door_detector.py --precision int8). ``auto`` takes it
+    where the model's manifest names one; a named export that is missing or damaged is an error."""
+    if settings.encoder_precision == "int8" or (settings.encoder_precision == "auto" and read_card(resolve_model_path(settings.model)).onnx_int8):
         from gatekeeper.vision.onnx_encoder import Int8FaceEncoder
 
         return Int8FaceEncoder(settings.model, settings.threads)

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-
 from gatekeeper.services.enrollment.photos import PhotoResult, embed_photo
 from gatekeeper.vision.pipeline import FacePipeline
 
@@ -31,6 +30,7 @@ def embed_people(pipeline: FacePipeline, batch: Batch, workers: int) -> Iterator
         for pid, name, photos in batch:
             yield pid, name, [embed_photo(pipeline, p) for p in photos]
         return
+    pipeline.load_enrollment()  # in the parent: the forked workers share the loaded models
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start, initargs=(pipeline,))
     try:
         jobs = [(pid, name, [pool.submit(_worker_embed, p) for p in photos]) for pid, name, photos in batch]
@@ -45,9 +45,9 @@ _worker_pipeline: FacePipeline | None = None
 
 def _worker_start(pipeline: FacePipeline) -> None:
     global _worker_pipeline
+    _die_with_parent()  # first: the parent may be killed while this worker is still starting
     import torch  # here, not at import: a door that never enrolls runs without torch
 
-    _die_with_parent()
     torch.set_num_threads(1)
     _worker_pipeline = pipeline
 
