@@ -31,7 +31,10 @@ from gatekeeper.training.models import encoder_embedder  # noqa: E402
 from gatekeeper.training.recipes import CV_GROUPS, cache_root, celeba_half, lfw_pairs  # noqa: E402
 from gatekeeper.training.verification import ten_fold_report  # noqa: E402
 from gatekeeper.vision.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.vision.model_files import manifest_calibration  # noqa: E402
 from gatekeeper.vision.onnx_encoder import Int8FaceEncoder  # noqa: E402
+
+DOOR_THRESHOLD = float(manifest_calibration("doornet-v2")["match_threshold"])  # the model card's pair point (FAR 1e-4)
 
 
 def lfw_figures(full: FaceEncoder, probes: dict[str, object]) -> dict[str, dict[str, float]]:
@@ -39,11 +42,19 @@ def lfw_figures(full: FaceEncoder, probes: dict[str, object]) -> dict[str, dict[
     index = {p: i for i, p in enumerate(cache.paths.tolist())}
     rows = [i for i in np.flatnonzero(np.isin(pairs.fold, list(CV_GROUPS["A"]))) if pairs.left[i] in index and pairs.right[i] in index]
     left = full.embed(cache.crops[[index[pairs.left[i]] for i in rows]])
-    out = {}
+    out: dict[str, dict[str, float]] = {}
+    accepted = {}
     for name, encoder in probes.items():
         right = encoder.embed(cache.crops[[index[pairs.right[i]] for i in rows]])  # type: ignore[attr-defined]
-        report = ten_fold_report(np.sum(left * right, axis=1), pairs.same[rows], pairs.fold[rows])
-        out[name] = {"pairs": len(rows), "accuracy": report.mean_accuracy, "tar_at_far_1e-3": report.tar_at_far[1e-3]}
+        scores = np.sum(left * right, axis=1)
+        report = ten_fold_report(scores, pairs.same[rows], pairs.fold[rows])
+        accepted[name] = scores >= DOOR_THRESHOLD + encoder.similarity_shift  # type: ignore[attr-defined]  # the door's threshold for this probe
+        out[name] = {"pairs": len(rows), "accuracy": report.mean_accuracy, "tar_at_far_1e-3": report.tar_at_far[1e-3],
+                     "accepted_at_door_threshold": {"same": int(accepted[name][pairs.same[rows]].sum()), "different": int(accepted[name][~pairs.same[rows]].sum())}}
+    # Paired: which pair decisions at the door's threshold (moved by the export's similarity_shift
+    # for int8 probes, as the door moves it) the int8 probe changes (the 10-fold figures above each
+    # move by whole pairs, 1/1,500 of a class, so a few flips show as tenths).
+    out["int8"]["decisions_changed_at_door_threshold"] = int((accepted["int8"] != accepted["fp32"]).sum())
     return out
 
 
@@ -88,6 +99,8 @@ def main() -> None:
         print(f"{name}: LFW folds 1-5 accuracy {l['accuracy']:.2%}, TAR@FAR1e-3 {l['tar_at_far_1e-3']:.2%} ({l['pairs']} pairs) | open set half A rank-1 {o['rank1']:.2%}, "
               f"FNIR@FPIR1% {o['fnir_at_fpir_0.01']:.2%}, FNIR@FPIR0.1% {o['fnir_at_fpir_0.001']:.2%} | embed with mirror {s['mirror_ms_p50']:.1f} ms, one pass {s['single_ms_p50']:.1f} ms")
     print(f"int8 vs fp32 cosine on {len(sample)} LFW crops: min {cosine.min():.5f}, mean {cosine.mean():.5f}")
+    print(f"LFW pair decisions at the door threshold {DOOR_THRESHOLD} (int8: {DOOR_THRESHOLD + probes['int8'].similarity_shift:.5f}): " + ", ".join(f"{n} accepts {results['lfw_folds_1_5'][n]['accepted_at_door_threshold']}" for n in probes)
+          + f"; int8 changes {results['lfw_folds_1_5']['int8']['decisions_changed_at_door_threshold']} of {results['lfw_folds_1_5']['int8']['pairs']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -79,7 +79,8 @@ class App:
     def thresholds(self) -> DecisionThresholds:
         from gatekeeper.match.thresholds import DecisionThresholds
 
-        return DecisionThresholds.resolve(self.settings, self.pipeline.door_embedder.card)
+        embedder = self.pipeline.door_embedder
+        return DecisionThresholds.resolve(self.settings, embedder.card, embedder.similarity_shift)
 
     @cached_property
     def enrollment(self) -> Enrollment:

@@ -91,3 +91,33 @@ def test_an_export_of_other_weights_is_refused(tmp_path: Path) -> None:
     (tmp_path / "doornet-v2.json").write_text(json.dumps(card))
     with pytest.raises(ModelFileError, match="no int8 export"):
         Int8FaceEncoder(weights)
+
+
+def test_the_int8_export_holds_no_shape_arithmetic() -> None:
+    """dlib's zero-padded shortcut, once written as slice writes into a zero tensor, exported as
+    ~30 Shape/Gather/Slice/ScatterND nodes per down block, which took more of the int8 encoder's
+    time than its convolutions; exported as Pad it runs in about half the time."""
+    onnx = pytest.importorskip("onnx", reason="onnx is in the train extra")
+    ops = {node.op_type for node in onnx.load(str(MODELS_DIR / "doornet-v2-int8.onnx")).graph.node}
+    assert not ops & {"ScatterND", "Slice", "Gather", "Range", "Where"}, sorted(ops)
+    assert "Pad" in ops
+
+
+def test_door_thresholds_move_with_the_int8_probes_and_nothing_else(make_app, settings) -> None:  # type: ignore[no-untyped-def]
+    """The int8 probes score a little lower against fp32 templates (quantization noise): the card's
+    door thresholds move by the shift the export's manifest records; explicit settings and the
+    enrollment's duplicate rule do not."""
+    from gatekeeper.vision.model_files import manifest_calibration
+
+    cal = manifest_calibration("doornet-v2")
+    shift = json.loads((MODELS_DIR / "doornet-v2.json").read_text())["onnx_int8"]["similarity_shift"]
+    assert -0.002 < shift < 0, shift
+    full = make_app(settings.model_copy(update={"encoder_precision": "fp32"})).thresholds
+    int8 = make_app(settings.model_copy(update={"encoder_precision": "int8"})).thresholds
+    assert full.match == pytest.approx(cal["match_threshold"]) and int8.match == pytest.approx(cal["match_threshold"] + shift)
+    assert int8.card == pytest.approx(full.card + shift) and int8.floor == pytest.approx(full.floor + shift)
+    for size in (10, 1000, 10_000):
+        assert int8.for_gallery(size).match == pytest.approx(full.for_gallery(size).match + shift)
+        assert int8.duplicate_for(size) == full.duplicate_for(size)
+    fixed = make_app(settings.model_copy(update={"encoder_precision": "int8", "min_match_similarity": 0.95})).thresholds
+    assert fixed.for_gallery(1000).match == 0.95

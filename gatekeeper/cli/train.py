@@ -89,9 +89,10 @@ def train_encoder_int8(model: str = "doornet-v2", photos: int = 400) -> None:
         except FaceError:
             continue
     weights = resolve_model_path(model)
-    export = export_int8(pipeline.encoder, np.stack(crops), weights.with_name(f"{weights.stem}-int8.onnx"))
+    near = float(pipeline.encoder.card.calibration["far_thresholds"]["0.01"]["threshold"])  # the card's loosest door point
+    export = export_int8(pipeline.encoder, np.stack(crops), weights.with_name(f"{weights.stem}-int8.onnx"), near)
     record_export(weights.with_suffix(".json"), export, str(pipeline.encoder.card.sha256), f"first photo of {len(crops)} LFW people in no evaluation pair")
-    console.print(f"wrote {export.path} ({export.path.stat().st_size / 1e6:.1f} MB); int8 vs float32 on the {len(crops)} faces: cosine min {export.cosine_min:.5f}, mean {export.cosine_mean:.5f}")
+    console.print(f"wrote {export.path} ({export.path.stat().st_size / 1e6:.1f} MB); int8 vs float32 on the {len(crops)} faces: cosine min {export.cosine_min:.5f}, mean {export.cosine_mean:.5f}; similarity shift {export.similarity_shift:+.5f}")
 
 
 @train_app.command("port")

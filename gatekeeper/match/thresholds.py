@@ -40,16 +40,21 @@ class DecisionThresholds:
     pair_point: float = 0.0  # the card's per-pair operating point (FAR 1e-4): the duplicate rule's floor
     fixed_match: bool = False  # min_match_similarity set explicitly: it does not follow the gallery
     margin_floor: float = 0.0  # the gallery's margin is never below this (the card's, or min_margin)
+    # Door probes embedded by the int8 export score this much against fp32 templates compared with
+    # full-precision probes (its manifest: ``similarity_shift``, about -0.0003): the card's door
+    # thresholds move with them, so the calibrated stranger and staff rates hold. Explicit
+    # settings, and the enrollment's duplicate rule (fp32 against fp32), do not move.
+    probe_shift: float = 0.0
 
     @classmethod
-    def resolve(cls, settings: Settings, card: ModelCard) -> "DecisionThresholds":
-        return cls.from_calibration(settings, card.name, card.calibration)
+    def resolve(cls, settings: Settings, card: ModelCard, probe_shift: float = 0.0) -> "DecisionThresholds":
+        return cls.from_calibration(settings, card.name, card.calibration, probe_shift)
 
     @classmethod
-    def from_calibration(cls, settings: Settings, model: str, cal: dict[str, Any]) -> "DecisionThresholds":
+    def from_calibration(cls, settings: Settings, model: str, cal: dict[str, Any], probe_shift: float = 0.0) -> "DecisionThresholds":
         """From the model manifest's calibration block (read without loading the model: `people
-        list` and `config show` use this too)."""
-        match = settings.min_match_similarity if settings.min_match_similarity is not None else cal.get("match_threshold")
+        list` and `config show` use this too); ``probe_shift``: the door encoder's (int8)."""
+        match = settings.min_match_similarity if settings.min_match_similarity is not None else _shifted(cal.get("match_threshold"), probe_shift)
         margin = settings.min_margin if settings.min_margin is not None else cal.get("min_margin")
         if match is None or margin is None:
             raise InputError(f"model {model} carries no calibration; set GATEKEEPER_MATCH_THRESHOLD and GATEKEEPER_MIN_MARGIN")
@@ -65,24 +70,25 @@ class DecisionThresholds:
             float(match), float(margin), settings.votes_needed, settings.votes_window, float(duplicate), float(same),
             liveness_threshold(settings), blink_depth(settings), settings.liveness_window_s,
             openset=_openset(model, cal), max_stranger_rate=settings.max_stranger_rate, max_duplicate_rate=settings.max_duplicate_rate,
-            floor=float(cal.get("far_thresholds", {}).get("0.001", {}).get("threshold", 0.0)), card=_card_threshold(settings, cal, float(match)),
+            floor=float(cal.get("far_thresholds", {}).get("0.001", {}).get("threshold", 0.0)) + probe_shift, card=_card_threshold(settings, cal, float(match), probe_shift),
             duplicate_fixed=settings.max_duplicate_similarity is not None, pair_point=float(cal.get("match_threshold", match)),
-            fixed_match=settings.min_match_similarity is not None, margin_floor=float(margin),
+            fixed_match=settings.min_match_similarity is not None, margin_floor=float(margin), probe_shift=probe_shift,
         )
 
     def operating_point(self, size: int) -> OperatingPoint | None:
         """What a gallery of ``size`` people gets at the target stranger rate (None: no calibration)."""
         if self.openset is None:
             return None
-        return self.openset.operating_point(size, self.max_stranger_rate, self.margin_floor)
+        point = self.openset.operating_point(size, self.max_stranger_rate, self.margin_floor)
+        return replace(point, threshold=point.threshold + self.probe_shift)
 
     def predicted_at(self, size: int) -> OperatingPoint | None:
         """The stranger and staff rates the door gives at ``size`` people: the operating point for
         the target, or what a fixed min_match_similarity gives (None: no open-set calibration)."""
         if self.openset is None:
             return None
-        if self.fixed_match:
-            return self.openset.predicted(size, self.match, self.margin)
+        if self.fixed_match:  # the tables are in full-precision scores
+            return replace(self.openset.predicted(size, self.match - self.probe_shift, self.margin), threshold=self.match)
         return self.operating_point(size)
 
     def for_gallery(self, size: int) -> "DecisionThresholds":
@@ -131,12 +137,16 @@ def door_outlook(settings: Settings, enrolled: int) -> str | None:
 CARD_FAR = "0.001"  # the per-pair FAR point card + face doors use (bench/gallery_scale.py)
 
 
-def _card_threshold(settings: Settings, cal: dict[str, Any], match: float) -> float:
+def _card_threshold(settings: Settings, cal: dict[str, Any], match: float, probe_shift: float) -> float:
     """The setting, else the card's 1:1 point, else the door's own threshold (never looser)."""
     if settings.min_card_similarity is not None:
         return float(settings.min_card_similarity)
     point = cal.get("far_thresholds", {}).get(CARD_FAR, {}).get("threshold")
-    return float(point) if point is not None else match
+    return float(point) + probe_shift if point is not None else match
+
+
+def _shifted(threshold: float | None, shift: float) -> float | None:
+    return None if threshold is None else float(threshold) + shift
 
 
 def _openset(model: str, cal: dict[str, Any]) -> OpenSetCalibration | None:

@@ -71,6 +71,7 @@ class FaceEncoder:
         # bf16: the network's matrix work in bfloat16 (autocast), the embedding in float32; faster
         # only on CPUs with native bf16 (AVX-512 BF16, AMX), emulated and slower elsewhere.
         self.precision = precision
+        self.similarity_shift = 0.0  # the scale the calibration was measured on
         self.card = read_card(weights)
         digest = file_digest(weights)
         if self.card.sha256 and digest != self.card.sha256:

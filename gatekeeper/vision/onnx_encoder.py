@@ -44,6 +44,9 @@ class Int8FaceEncoder:
         # The version is the weights' (manifest sha256, checked against the export's source): an
         # int8 probe is compared with full-precision templates of the same model.
         self.version = model_version(self.card, str(self.card.sha256))
+        # Quantization noise lowers every similarity a little (measured when the export was made):
+        # the door's thresholds from the card move by as much (match/thresholds.py).
+        self.similarity_shift = float(export.get("similarity_shift", 0.0))
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
