@@ -106,7 +106,7 @@ class EncoderSettings(BaseModel):
     # bench/threads_under_load.py, OMP_WAIT_POLICY=PASSIVE: 1 thread was best idle and loaded on an
     # Intel Xeon VM (p95 29.6 / 30.7 ms vs 41.9 / 36.0 with 2) and a tie loaded on an AMD EPYC one
     # (63.9 vs 62.1 ms); it also leaves a core to the video decoder and whatever else shares the box.
-    threads: int = Field(1, ge=1, le=64, description="torch threads per pipeline")
+    threads: int = Field(1, ge=1, le=64, description="compute threads per pipeline: torch, ONNX Runtime and OpenCV's DNN (detector, liveness nets)")
     # The mirror pass doubles the encoder's cost per door frame; it buys 2.4 points of TAR at FAR
     # 1e-4 (one grant in the 20-person door test). Off: faster, recalibrate first (model card).
     door_flip_average: bool = Field(True, description="also embed each door frame's mirror image and average")

@@ -93,3 +93,21 @@ def test_a_damaged_last_stage_stops_the_door(tmp_path, monkeypatch: pytest.Monke
     monkeypatch.setattr(yunet, "MODELS_DIR", tmp_path)
     with pytest.raises(YuNetFileError, match="mtcnn-onet.onnx"):
         YuNetDetector()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_thread_budget_reaches_opencv(threads: int) -> None:
+    """YuNet, MTCNN's last stage and the liveness nets run in OpenCV's DNN, which otherwise takes
+    every core for each call: on a shared box that is what pushed the loaded door's p95 past a
+    camera frame (bench/vs_dlib.py). The `threads` setting bounds it as it bounds torch's."""
+    import cv2
+
+    from gatekeeper.vision.pipeline import FacePipeline
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(8)
+        FacePipeline(Settings(threads=threads))
+        assert cv2.getNumThreads() == threads
+    finally:
+        cv2.setNumThreads(before)

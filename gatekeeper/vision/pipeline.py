@@ -76,6 +76,11 @@ class FacePipeline:
         self.settings = settings
         self._encoder = encoder
         self._passive = liveness
+        # OpenCV's DNN (YuNet, MTCNN's last stage, the liveness nets) otherwise takes every core for
+        # each call. With one CPU-bound neighbour on a 2-core box, its threads waiting on each other
+        # put the door frame's p95 at 33.8 ms; one thread, as torch and ONNX Runtime get: 24.1 ms
+        # (bench/vs_dlib.py). Process-wide, like torch's thread count.
+        cv2.setNumThreads(settings.threads)
         # Door frames need speed and hold faces of a known size; photos may be anything. A photo
         # given to `verify` is judged and embedded as the door judges a frame; enrollment photos
         # get their own (lower) face-size bar, as a badge photo is often smaller than a door face.
