@@ -103,9 +103,10 @@ class EncoderSettings(BaseModel):
     """Which face encoder runs, and how much of the box it may use."""
 
     model: str = Field("doornet-v2", description="face encoder: a manifest in models/ (changing it re-embeds the gallery: gatekeeper migrate)")
-    # bench/threads_under_load.py, OMP_WAIT_POLICY=PASSIVE: 1 thread was best idle and loaded on an
-    # Intel Xeon VM (p95 29.6 / 30.7 ms vs 41.9 / 36.0 with 2) and a tie loaded on an AMD EPYC one
-    # (63.9 vs 62.1 ms); it also leaves a core to the video decoder and whatever else shares the box.
+    # bench/threads_under_load.py, OMP_WAIT_POLICY=PASSIVE, YuNet + int8 door on a 2-vCPU AMD EPYC
+    # VM: with one busy neighbour 1 thread ties 2 (p95 23.4 vs 24.3 ms, worst 34 vs 48 ms); idle 2
+    # are 2.4 ms faster. A door box is shared, so the loaded case decides, and one thread leaves a
+    # core to the video decoder and whatever else runs there.
     threads: int = Field(1, ge=1, le=64, description="compute threads per pipeline: torch, ONNX Runtime and OpenCV's DNN (detector, liveness nets)")
     # The mirror pass doubles the encoder's cost per door frame; it buys 2.4 points of TAR at FAR
     # 1e-4 (one grant in the 20-person door test). Off: faster, recalibrate first (model card).
