@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -61,12 +62,26 @@ def lfw_figures(full: FaceEncoder, probes: dict[str, object]) -> dict[str, dict[
 def open_set_figures(full: FaceEncoder, probes: dict[str, object]) -> dict[str, dict[str, float]]:
     celeba, strangers = load_cache(cache_root() / "celeba"), load_cache(cache_root() / "utkface-strangers")
     stranger_rows = np.flatnonzero(strangers.detected)[: int(strangers.detected.sum()) // 2]  # half A's share, as eval openset splits them
-    out = {}
+    out, correct = {}, {}
     for name, encoder in probes.items():
         probe = encoder_embedder(encoder, celeba)  # type: ignore[arg-type]
         r = open_set(encoder_embedder(full, celeba), celeba, celeba_half(celeba.labels, "A"), encoder_embedder(encoder, strangers)(stranger_rows), probe)  # type: ignore[arg-type]
         out[name] = {"rank1": r.rank1, "fnir_at_fpir_0.01": r.fnir_at_fpir[0.01][1], "fnir_at_fpir_0.001": r.fnir_at_fpir[0.001][1], "threshold_at_fpir_0.01": r.fnir_at_fpir[0.01][0], "mated": r.mated, "strangers": r.strangers}
+        correct[name] = r.mated_correct
+    # Paired, probe by probe: rank-1 moves by whole probes (1/1,124), so say which way each moved
+    # and how likely so many one-way moves are by chance (exact McNemar test).
+    lost, gained = int((correct["fp32"] & ~correct["int8"]).sum()), int((~correct["fp32"] & correct["int8"]).sum())
+    out["int8"]["rank1_paired"] = {"lost": lost, "gained": gained, "mcnemar_p": mcnemar_p(lost, gained)}
     return out
+
+
+def mcnemar_p(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for b and c discordant pairs."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
 
 
 def speed(probes: dict[str, object], crop: np.ndarray) -> dict[str, dict[str, float]]:
@@ -101,6 +116,8 @@ def main() -> None:
     print(f"int8 vs fp32 cosine on {len(sample)} LFW crops: min {cosine.min():.5f}, mean {cosine.mean():.5f}")
     print(f"LFW pair decisions at the door threshold {DOOR_THRESHOLD} (int8: {DOOR_THRESHOLD + probes['int8'].similarity_shift:.5f}): " + ", ".join(f"{n} accepts {results['lfw_folds_1_5'][n]['accepted_at_door_threshold']}" for n in probes)
           + f"; int8 changes {results['lfw_folds_1_5']['int8']['decisions_changed_at_door_threshold']} of {results['lfw_folds_1_5']['int8']['pairs']}")
+    paired = results["open_set_celeba_half_a"]["int8"]["rank1_paired"]
+    print(f"open set rank-1, probe by probe: int8 loses {paired['lost']} that fp32 identifies and gains {paired['gained']} (exact McNemar p = {paired['mcnemar_p']:.2f})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

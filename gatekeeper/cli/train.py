@@ -71,26 +71,14 @@ def train_encoder_int8(model: str = "doornet-v2", photos: int = 400) -> None:
     """Build models/<model>-int8.onnx (encoder_precision = int8) from the shipped weights, its
     activation ranges measured on aligned faces of LFW people in no evaluation pair."""
     from gatekeeper.config import Settings
-    from gatekeeper.training.encoder_int8 import export_int8, record_export
-    from gatekeeper.training.recipes import datasets_root, lfw_pairs
-    from gatekeeper.vision.images import read_rgb
+    from gatekeeper.training.encoder_int8 import calibration_faces, export_int8, loosest_door_threshold, record_export
     from gatekeeper.vision.model_files import resolve_model_path
-    from gatekeeper.vision.pipeline import FaceError, FacePipeline
+    from gatekeeper.vision.pipeline import FacePipeline
 
-    root = datasets_root() / "lfw"
-    in_pairs = lfw_pairs().identities_in_folds(set(range(10)))
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in in_pairs)[:photos]
     pipeline = FacePipeline(Settings(model=model, liveness="off"))
-    crops = []
-    for name in names:
-        path = sorted((root / name).glob("*.jpg"))[0]
-        try:
-            crops.append(pipeline.enrollment_face(read_rgb(path), str(path)).crop)
-        except FaceError:
-            continue
+    crops = calibration_faces(pipeline, photos)
     weights = resolve_model_path(model)
-    near = float(pipeline.encoder.card.calibration["far_thresholds"]["0.01"]["threshold"])  # the card's loosest door point
-    export = export_int8(pipeline.encoder, np.stack(crops), weights.with_name(f"{weights.stem}-int8.onnx"), near)
+    export = export_int8(pipeline.encoder, crops, weights.with_name(f"{weights.stem}-int8.onnx"), loosest_door_threshold(pipeline.encoder))
     record_export(weights.with_suffix(".json"), export, str(pipeline.encoder.card.sha256), f"first photo of {len(crops)} LFW people in no evaluation pair")
     console.print(f"wrote {export.path} ({export.path.stat().st_size / 1e6:.1f} MB); int8 vs float32 on the {len(crops)} faces: cosine min {export.cosine_min:.5f}, mean {export.cosine_mean:.5f}; similarity shift {export.similarity_shift:+.5f}")
 

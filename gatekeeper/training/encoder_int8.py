@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +24,9 @@ from torch import nn
 
 from gatekeeper.vision.encoder import FaceEncoder
 from gatekeeper.vision.model_card import file_digest
+
+if TYPE_CHECKING:
+    from gatekeeper.vision.pipeline import FacePipeline
 
 CALIBRATION_BATCH = 8
 
@@ -37,6 +42,30 @@ class CropsToDescriptor(nn.Module):
         return self.net(self.preprocess(self.net, crops.permute(0, 3, 1, 2)))
 
 
+def calibration_faces(pipeline: FacePipeline, photos: int = 400) -> np.ndarray:
+    """Aligned crops of the first photo of up to ``photos`` LFW people in no evaluation pair (none of
+    the figures is measured on them), read as enrollment reads a photo."""
+    from gatekeeper.training.recipes import datasets_root, lfw_pairs
+    from gatekeeper.vision.images import read_rgb
+    from gatekeeper.vision.pipeline import FaceError
+
+    root = datasets_root() / "lfw"
+    in_pairs = lfw_pairs().identities_in_folds(set(range(10)))
+    crops = []
+    for name in sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in in_pairs)[:photos]:
+        path = sorted((root / name).glob("*.jpg"))[0]
+        try:
+            crops.append(pipeline.enrollment_face(read_rgb(path), str(path)).crop)
+        except FaceError:
+            continue
+    return np.stack(crops)
+
+
+def loosest_door_threshold(encoder: FaceEncoder) -> float:
+    """The card's FAR 1e-2 point: the similarity shift is measured from there up."""
+    return float(encoder.card.calibration["far_thresholds"]["0.01"]["threshold"])
+
+
 @dataclass(frozen=True)
 class Int8Export:
     path: Path
@@ -47,9 +76,11 @@ class Int8Export:
     similarity_shift: float  # int8 probe minus fp32 probe, similarity to fp32 templates of other faces (mean, near the door's thresholds)
 
 
-def export_int8(encoder: FaceEncoder, crops: np.ndarray, out: Path, near: float) -> Int8Export:
+def export_int8(encoder: FaceEncoder, crops: np.ndarray, out: Path, near: float, float_convs: Sequence[int] = ()) -> Int8Export:
     """Writes the int8 model for ``encoder`` to ``out``, its activation ranges measured on ``crops``;
-    ``near``: the loosest door threshold of the card (its FAR 1e-2 point), where the shift is measured."""
+    ``near``: the loosest door threshold of the card (its FAR 1e-2 point), where the shift is measured;
+    ``float_convs``: convolutions (by position in the graph, negative from the end) also left in
+    float32 (bench/int8_layers.py; the shipped export keeps none)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -70,7 +101,7 @@ def export_int8(encoder: FaceEncoder, crops: np.ndarray, out: Path, near: float)
                           dynamic_axes={"crops": {0: "n"}, "descriptor": {0: "n"}}, opset_version=17, dynamo=False)
         quant_pre_process(str(plain), str(prepared))
         quantize_static(str(prepared), str(quantized), Faces(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        nodes_to_exclude=_projection(prepared))
+                        nodes_to_exclude=_projection(prepared) + _convs(prepared, float_convs))
         _move(quantized, out)
     ours, full = _embeddings(out, crops), encoder.embed(crops, flip=True)
     cosine = np.sum(ours * full, axis=1)
@@ -84,6 +115,13 @@ def _projection(model: Path) -> list[str]:
     import onnx
 
     return [node.name for node in onnx.load(str(model)).graph.node if node.op_type in ("MatMul", "Gemm")]
+
+
+def _convs(model: Path, positions: Sequence[int]) -> list[str]:
+    import onnx
+
+    convs = [node.name for node in onnx.load(str(model)).graph.node if node.op_type == "Conv"]
+    return [convs[i] for i in positions]
 
 
 def _move(src: Path, dst: Path) -> None:
