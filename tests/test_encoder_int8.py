@@ -128,6 +128,7 @@ def test_the_export_command_rebuilds_an_export_that_agrees(tmp_path: Path, lfw: 
     export's 400): the written model embeds the calibration faces within 0.001 cosine of fp32 and
     lowers similarities by a small measured shift, as the manifest will record; nothing is left
     beside the model (it was moved into place)."""
+    pytest.importorskip("onnx", reason="the export (ONNX Runtime's quantizer) needs onnx, in the train extra: pip install -e '.[train]'")
     from gatekeeper.config import Settings
     from gatekeeper.training.encoder_int8 import calibration_faces, export_int8, loosest_door_threshold
     from gatekeeper.vision.pipeline import FacePipeline
