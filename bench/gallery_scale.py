@@ -27,7 +27,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from gatekeeper.core.policy import TrackVotes  # noqa: E402
 from gatekeeper.match.thresholds import DecisionThresholds  # noqa: E402
 from gatekeeper.training.scale_data import Faces, protocol  # noqa: E402
 from gatekeeper.vision.encoder import FaceEncoder  # noqa: E402
+from gatekeeper.vision.pipeline import door_encoder  # noqa: E402
 
 
 @dataclass
@@ -255,6 +256,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--visits", type=int, default=100_000, help="at most this many staff and stranger door visits (each 3 embedded frames)")
     parser.add_argument("--quick", action="store_true", help="CI: two small sizes, to keep the script working")
+    parser.add_argument("--door-precision", choices=("auto", "fp32", "int8"), default=Settings().encoder_precision, help="what embeds the door visits' frames (default: the shipped door's, the int8 export)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/gallery_scale.json"))
     args = parser.parse_args()
     started = time.time()
@@ -272,26 +274,30 @@ def main() -> None:
     staff_pick = np.sort(rng.permutation(len(staff_probes.emb))[:n_visits])
     stranger_pick = np.sort(rng.permutation(len(strangers.emb))[:n_visits])
     t0 = time.time()
-    staff_frames = visit_frames(encoder, staff_probes.paths[staff_pick], args.seed)
-    stranger_frames = visit_frames(encoder, strangers.paths[stranger_pick], args.seed + 1)
-    print(f"door visits: {len(staff_pick)} staff and {len(stranger_pick)} stranger visits of {FRAMES} frames embedded in {time.time() - t0:.0f} s", flush=True)
+    # Door frames are embedded as the door embeds them (int8 probes against fp32 templates), and
+    # its thresholds move by the export's measured shift as the door's do; single photos stay fp32.
+    door = door_encoder(Settings(encoder_precision=args.door_precision)) or encoder
+    staff_frames = visit_frames(door, staff_probes.paths[staff_pick], args.seed)
+    stranger_frames = visit_frames(door, strangers.paths[stranger_pick], args.seed + 1)
+    print(f"door visits: {len(staff_pick)} staff and {len(stranger_pick)} stranger visits of {FRAMES} frames embedded ({getattr(door, 'precision', 'fp32')}) in {time.time() - t0:.0f} s", flush=True)
     owners, a_paths, b_paths = [], [], []
     for who in np.unique(staff_probes.person):
         mine = np.flatnonzero(staff_probes.person == who)
         if len(mine) >= 2:
             owners.append(str(who)), a_paths.append(staff_probes.paths[mine[0]]), b_paths.append(staff_probes.paths[mine[1]])
     owners_arr = np.array(owners, dtype=object)
-    visit_a, visit_b = visit_frames(encoder, np.array(a_paths), args.seed + 2), visit_frames(encoder, np.array(b_paths), args.seed + 3)
+    visit_a, visit_b = visit_frames(door, np.array(a_paths), args.seed + 2), visit_frames(door, np.array(b_paths), args.seed + 3)
     rows = []
     fixed = encoder.card.calibration["match_threshold"]  # the per-pair point every door used before, whatever its size
     runs = [(f"target {t:g}", Settings(max_stranger_rate=t, liveness="off")) for t in args.target] + [(f"fixed {fixed}", Settings(min_match_similarity=fixed, liveness="off"))]
     for label, settings in runs:  # liveness: bench/liveness.py
         th = DecisionThresholds.resolve(settings, encoder.card)
+        th_door = DecisionThresholds.resolve(settings, encoder.card, probe_shift=door.similarity_shift)
         target = settings.max_stranger_rate if settings.min_match_similarity is None else None
         for size in sizes:
-            row = {"rule": label, "target": target, "gallery": size, **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
-                   **visits(th, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed),
-                   **(door_templates(th, staff, visit_a, visit_b, owners_arr, stranger_frames, share.distractors, size, args.seed) if size > len(staff) else {})}
+            row = {"rule": label, "target": target, "gallery": size, "door_precision": getattr(door, "precision", "fp32"), **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
+                   **visits(th_door, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed),
+                   **(door_templates(th_door, staff, visit_a, visit_b, owners_arr, stranger_frames, share.distractors, size, args.seed) if size > len(staff) else {})}
             rows.append(row)
             print(f"{label} gallery {size:>6,}: threshold {row['threshold']:.4f}; staff granted {row['staff_granted']:.1%} (predicted {row['predicted_staff_granted']:.1%}), "
                   f"as someone else {row['staff_as_someone_else']:.2%}, refused {row['staff_refused']:.1%}; strangers let in {row['strangers_let_in']:.2%} "
