@@ -29,6 +29,7 @@ def test_decisions_latency_and_gallery_are_exported(make_app, settings, tmp_path
     door = settings.door_id
     assert f'gatekeeper_decisions_total{{decision="granted",door="{door}"}} 1.0' in text
     assert f'gatekeeper_frame_seconds_count{{door="{door}"}} 4.0' in text
+    assert f'gatekeeper_frame_seconds_bucket{{door="{door}",le="0.033"}}' in text, "a bucket says which frames fit a 30 fps camera's frame time"
     assert f'gatekeeper_gallery_people{{door="{door}"}} 1.0' in text
     assert f'gatekeeper_gallery_generation{{door="{door}"}}' in text
     assert f'gatekeeper_last_frame_timestamp_seconds{{door="{door}"}}' in text  # alert on time() minus it
