@@ -46,8 +46,7 @@ def door_run(venv: Path, frames: Path, env: dict[str, str]) -> tuple[float, floa
         proc = subprocess.Popen([str(venv / "bin" / "gatekeeper"), "run", "--source", str(frames)], env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
             raise SystemExit(f"{venv}: gatekeeper run failed: {err.read()[-2000:].decode(errors='replace')}")
     return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes

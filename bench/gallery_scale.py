@@ -279,7 +279,7 @@ def main() -> None:
     door = door_encoder(Settings(encoder_precision=args.door_precision)) or encoder
     staff_frames = visit_frames(door, staff_probes.paths[staff_pick], args.seed)
     stranger_frames = visit_frames(door, strangers.paths[stranger_pick], args.seed + 1)
-    print(f"door visits: {len(staff_pick)} staff and {len(stranger_pick)} stranger visits of {FRAMES} frames embedded ({getattr(door, 'precision', 'fp32')}) in {time.time() - t0:.0f} s", flush=True)
+    print(f"door visits: {len(staff_pick)} staff and {len(stranger_pick)} stranger visits of {FRAMES} frames embedded ({door.precision}) in {time.time() - t0:.0f} s", flush=True)
     owners, a_paths, b_paths = [], [], []
     for who in np.unique(staff_probes.person):
         mine = np.flatnonzero(staff_probes.person == who)
@@ -295,7 +295,7 @@ def main() -> None:
         th_door = DecisionThresholds.resolve(settings, encoder.card, probe_shift=door.similarity_shift)
         target = settings.max_stranger_rate if settings.min_match_similarity is None else None
         for size in sizes:
-            row = {"rule": label, "target": target, "gallery": size, "door_precision": getattr(door, "precision", "fp32"), **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
+            row = {"rule": label, "target": target, "gallery": size, "door_precision": door.precision, **single_photos(th, staff, staff_probes, strangers, share.distractors, size, args.seed),
                    **visits(th_door, staff, staff_frames, staff_probes.person[staff_pick], stranger_frames, share.distractors, size, args.seed),
                    **(door_templates(th_door, staff, visit_a, visit_b, owners_arr, stranger_frames, share.distractors, size, args.seed) if size > len(staff) else {})}
             rows.append(row)

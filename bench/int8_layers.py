@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from onnxruntime import InferenceSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,6 +31,7 @@ from gatekeeper.config import Settings  # noqa: E402
 from gatekeeper.training.encoder_int8 import calibration_faces, export_int8, loosest_door_threshold  # noqa: E402
 from gatekeeper.training.facecache import load_cache  # noqa: E402
 from gatekeeper.training.recipes import cache_root  # noqa: E402
+from gatekeeper.vision.onnx_encoder import EMBED_BATCH, door_session, run_export  # noqa: E402
 from gatekeeper.vision.pipeline import FacePipeline  # noqa: E402
 
 VARIANTS: dict[str, tuple[int, ...]] = {
@@ -42,32 +44,13 @@ VARIANTS: dict[str, tuple[int, ...]] = {
 }
 
 
-class Variant:
-    """One export under ONNX Runtime as the door runs it (1 thread, no spinning), mirror-averaged."""
-
-    def __init__(self, path: Path) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        vectors = []
-        for chunk in np.array_split(crops, max(1, len(crops) // 32)):
-            raw = self.session.run(None, {"crops": np.ascontiguousarray(np.concatenate([chunk, chunk[:, :, ::-1]]))})[0]
-            vectors.append(raw[: len(chunk)] + raw[len(chunk) :])
-        out = np.concatenate(vectors)
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    def per_face_ms(self, crop: np.ndarray, repeats: int) -> float:
-        batch = {"crops": np.ascontiguousarray(np.stack([crop, crop[:, ::-1]]))}
-        self.session.run(None, batch)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            self.session.run(None, batch)
-        return (time.perf_counter() - start) / repeats * 1000
+def per_face_ms(session: InferenceSession, crop: np.ndarray, repeats: int) -> float:
+    """One face with its mirror, as the door embeds it."""
+    run_export(session, crop[None], flip=True)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run_export(session, crop[None], flip=True)
+    return (time.perf_counter() - start) / repeats * 1000
 
 
 def main() -> None:
@@ -95,12 +78,12 @@ def main() -> None:
         for name, convs in variants.items():
             path = Path(tmp) / "variant.onnx"
             export_int8(full, calibration, path, loosest_door_threshold(full), float_convs=convs)
-            variant = Variant(path)
-            ours = variant.embed(test)
+            session = door_session(path, threads=1)
+            ours = np.concatenate([run_export(session, chunk, flip=True) for chunk in np.array_split(test, max(1, len(test) // EMBED_BATCH))])
             cosine = np.sum(ours * reference, axis=1)
             error = (np.sum(ours[left] * reference[right], axis=1) - np.sum(reference[left] * reference[right], axis=1))[others]
             row = {"variant": name, "float_convs": list(convs), "cosine_mean": float(cosine.mean()), "cosine_min": float(cosine.min()),
-                   "similarity_error_mean": float(error.mean()), "similarity_error_std": float(error.std()), "face_with_mirror_ms": variant.per_face_ms(test[0], 10 if args.quick else 100)}
+                   "similarity_error_mean": float(error.mean()), "similarity_error_std": float(error.std()), "face_with_mirror_ms": per_face_ms(session, test[0], 10 if args.quick else 100)}
             rows.append(row)
             print(f"{name:<30} cosine mean {row['cosine_mean']:.5f} min {row['cosine_min']:.5f} | similarity error {row['similarity_error_mean']:+.5f} ± {row['similarity_error_std']:.5f} | {row['face_with_mirror_ms']:.2f} ms", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -101,27 +101,22 @@ def export_int8(encoder: FaceEncoder, crops: np.ndarray, out: Path, near: float,
                           dynamic_axes={"crops": {0: "n"}, "descriptor": {0: "n"}}, opset_version=17, dynamo=False)
         quant_pre_process(str(plain), str(prepared))
         quantize_static(str(prepared), str(quantized), Faces(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        nodes_to_exclude=_projection(prepared) + _convs(prepared, float_convs))
+                        nodes_to_exclude=_kept_float(prepared, float_convs))
         _move(quantized, out)
     ours, full = _embeddings(out, crops), encoder.embed(crops, flip=True)
     cosine = np.sum(ours * full, axis=1)
     return Int8Export(out, file_digest(out), len(crops), float(cosine.min()), float(cosine.mean()), _similarity_shift(ours, full, near))
 
 
-def _projection(model: Path) -> list[str]:
-    """The final 256 -> 128 projection, left in float32: quantizing it moved the embeddings most
-    (cosine to fp32 on LFW faces, mean 0.99968 -> 0.99980 kept float) and it costs nothing measurable
-    (one small matrix product per face)."""
+def _kept_float(model: Path, float_convs: Sequence[int]) -> list[str]:
+    """The nodes left in float32: the final 256 -> 128 projection, always (quantizing it moved the
+    embeddings most: cosine to fp32 on LFW faces, mean 0.99968 -> 0.99980 kept float, and it costs
+    nothing measurable, one small matrix product per face), and the convolutions at ``float_convs``."""
     import onnx
 
-    return [node.name for node in onnx.load(str(model)).graph.node if node.op_type in ("MatMul", "Gemm")]
-
-
-def _convs(model: Path, positions: Sequence[int]) -> list[str]:
-    import onnx
-
-    convs = [node.name for node in onnx.load(str(model)).graph.node if node.op_type == "Conv"]
-    return [convs[i] for i in positions]
+    nodes = onnx.load(str(model)).graph.node
+    convs = [node.name for node in nodes if node.op_type == "Conv"]
+    return [node.name for node in nodes if node.op_type in ("MatMul", "Gemm")] + [convs[i] for i in float_convs]
 
 
 def _move(src: Path, dst: Path) -> None:
@@ -133,13 +128,12 @@ def _move(src: Path, dst: Path) -> None:
 
 
 def _embeddings(path: Path, crops: np.ndarray) -> np.ndarray:
-    """The export's mirror-averaged unit embeddings of ``crops``."""
+    """The export's mirror-averaged unit embeddings of ``crops`` (all of them in one run)."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    raw = session.run(None, {"crops": np.ascontiguousarray(np.concatenate([crops, crops[:, :, ::-1]]))})[0]
-    raw = raw[: len(crops)] + raw[len(crops) :]
-    return raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    from gatekeeper.vision.onnx_encoder import run_export
+
+    return run_export(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), crops, flip=True)
 
 
 def _similarity_shift(ours: np.ndarray, full: np.ndarray, near: float) -> float:

@@ -97,6 +97,7 @@ class Embedder(Protocol):
 
     card: ModelCard
     version: str
+    precision: str  # fp32, bf16 or int8
     similarity_shift: float  # how its probes score against full-precision templates, vs full precision (0: it is full precision)
 
     @property

@@ -24,6 +24,26 @@ from gatekeeper.vision.model_files import DEFAULT_MODEL, resolve_model_path
 EMBED_BATCH = 32
 
 
+def door_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """An export under ONNX Runtime as the door runs it: ``threads`` intra-op threads (default 1),
+    one inter-op thread, and no busy-waiting threads on a shared box."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_export(session: ort.InferenceSession, crops: np.ndarray, flip: bool) -> np.ndarray:
+    """(N, S, S, 3) uint8 aligned crops -> (N, D) float32 unit vectors; ``flip``: each crop averaged
+    with its mirror, both in one run."""
+    batch = np.concatenate([crops, crops[:, :, ::-1]]) if flip else crops
+    raw = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(batch)})[0]
+    if flip:
+        raw = raw[: len(crops)] + raw[len(crops) :]
+    return (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float32)
+
+
 class Int8FaceEncoder:
     """Batched embedding of aligned RGB crops with the int8 export of one model's weights; the
     interface of ``FaceEncoder`` (``embed``, ``embed_single``, ``dim``, ``template``, ``version``)."""
@@ -47,15 +67,10 @@ class Int8FaceEncoder:
         # Quantization noise lowers every similarity a little (measured when the export was made):
         # the door's thresholds from the card move by as much (match/thresholds.py).
         self.similarity_shift = float(export.get("similarity_shift", 0.0))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # a shared box: no busy-waiting threads
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._session = door_session(path, threads)
         except Exception as exc:  # any corruption must surface as one clear, fail-closed error
             raise ModelFileError(f"{path}: cannot load the int8 encoder ({exc})") from exc
-        self._input = self._session.get_inputs()[0].name
 
     @property
     def dim(self) -> int:
@@ -74,8 +89,4 @@ class Int8FaceEncoder:
         return self.embed(crops, flip=False)
 
     def _embed_batch(self, crops: np.ndarray, flip: bool) -> np.ndarray:
-        batch = np.concatenate([crops, crops[:, :, ::-1]]) if flip else crops
-        raw = self._session.run(None, {self._input: np.ascontiguousarray(batch)})[0]
-        if flip:
-            raw = raw[: len(crops)] + raw[len(crops) :]
-        return (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float32)
+        return run_export(self._session, crops, flip)
