@@ -140,3 +140,18 @@ def test_the_export_command_rebuilds_an_export_that_agrees(tmp_path: Path, lfw: 
     assert export.cosine_min > 0.999 and export.cosine_mean > 0.9995, (export.cosine_min, export.cosine_mean)
     assert -0.002 < export.similarity_shift < 0.0005, export.similarity_shift
     assert sorted(p.name for p in tmp_path.iterdir()) == ["doornet-int8.onnx"]
+
+
+def test_the_export_command_without_lfw_refuses_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No datasets where the command looks: one clear refusal naming the folder and the setting,
+    before anything is exported or written."""
+    from typer.testing import CliRunner
+
+    from gatekeeper.cli import app
+
+    monkeypatch.setenv("GATEKEEPER_DATASETS", str(tmp_path / "nowhere"))
+    before = {p.name: p.stat().st_mtime_ns for p in MODELS_DIR.iterdir()}
+    result = CliRunner().invoke(app, ["train", "encoder-int8"])
+    assert result.exit_code == 2, result.output
+    assert str(tmp_path / "nowhere" / "lfw") in result.output and "GATEKEEPER_DATASETS" in result.output
+    assert {p.name: p.stat().st_mtime_ns for p in MODELS_DIR.iterdir()} == before

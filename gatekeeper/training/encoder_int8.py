@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gatekeeper.errors import EnvironmentFault
 from gatekeeper.vision.encoder import FaceEncoder
 from gatekeeper.vision.model_card import file_digest
 
@@ -50,6 +51,8 @@ def calibration_faces(pipeline: FacePipeline, photos: int = 400) -> np.ndarray:
     from gatekeeper.vision.pipeline import FaceError
 
     root = datasets_root() / "lfw"
+    if not (root / "pairs.txt").is_file():
+        raise EnvironmentFault(f"{root}: LFW with its pairs.txt not found; set GATEKEEPER_DATASETS to the shared datasets folder")
     in_pairs = lfw_pairs().identities_in_folds(set(range(10)))
     crops = []
     for name in sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in in_pairs)[:photos]:
@@ -58,6 +61,8 @@ def calibration_faces(pipeline: FacePipeline, photos: int = 400) -> np.ndarray:
             crops.append(pipeline.enrollment_face(read_rgb(path), str(path)).crop)
         except FaceError:
             continue
+    if not crops:
+        raise EnvironmentFault(f"{root}: no usable face among the first photos of LFW people outside the evaluation pairs")
     return np.stack(crops)
 
 
